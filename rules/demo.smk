@@ -1,0 +1,21 @@
+# The embedded demo corpus, generated deterministically for datasets whose config has a `demo:` section.
+
+
+rule demo_corpus:
+    output:
+        labels="{demo_root}/label.csv",
+        media=directory("{demo_root}/Raw"),
+    input:
+        code=code("demo.py", "atomic.py"),
+    params:
+        demo=lambda w: DEMO_ROOTS[w.demo_root]["demo"],
+    wildcard_constraints:
+        demo_root="|".join(map(re.escape, DEMO_ROOTS)) or "(?!)",
+    log:
+        "logs/demo_corpus/{demo_root}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../workflow_scripts/make_demo_corpus.py"

@@ -1,0 +1,23 @@
+# Validate label.csv, probe every clip -> manifest.tsv and qc/rejected.tsv (every clip left out, with its reason).
+
+
+rule ingest:
+    input:
+        labels=lambda w: f"{settings(w)['root']}/label.csv",
+        code=code("manifest.py", "media.py", "atomic.py"),
+    output:
+        manifest="results/{dataset}/manifest.tsv",
+        rejected="results/{dataset}/qc/rejected.tsv",
+    params:
+        root=lambda w: settings(w)["root"],
+        label_range=lambda w: settings(w)["label_range"],
+        splits=lambda w: settings(w)["splits"],
+        ingest=lambda w: settings(w)["ingest"],
+    log:
+        "logs/{dataset}/ingest.log",
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../workflow_scripts/ingest.py"
