@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,7 +128,8 @@ def check_row(row: dict[str, str], root: Path, label_range: tuple[float, float],
         return out, "text (transcript) is empty"
     media = root / "Raw" / video_id / f"{clip_id}.{media_extension}"
     # Defence in depth: the checks above already forbid separators, but never trust a path from data.
-    if root.resolve() not in media.resolve().parents:
+    # Lexical check (not resolve()): symlinked media folders are a legitimate layout.
+    if not os.path.normpath(media).startswith(os.path.normpath(root) + os.sep):
         return out, f"media path {media} resolves outside the dataset root"
     out["media_path"] = str(media)
     return out, None

@@ -40,6 +40,11 @@ class MediaInfo:
         return asdict(self)
 
 
+def _reason(exc: Exception) -> str:
+    """FFmpeg's own words without the repeated file name."""
+    return str(getattr(exc, "strerror", None) or exc)
+
+
 def _open(path: Path) -> "av.container.InputContainer":
     path = Path(path)
     if not path.exists():
@@ -49,7 +54,7 @@ def _open(path: Path) -> "av.container.InputContainer":
     try:
         return av.open(str(path), mode="r")
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise ClipError(f"{path}: cannot be opened as media ({exc})") from exc
+        raise ClipError(f"{path}: cannot be opened as media ({_reason(exc)})") from exc
 
 
 def _stream_duration(container, stream) -> float:
@@ -83,7 +88,7 @@ def probe(path: Path, require_video: bool = True, require_audio: bool = True) ->
             except StopIteration:
                 raise ClipError(f"{path}: {kind} stream holds no decodable frame") from None
             except (av.FFmpegError, OSError, ValueError) as exc:
-                raise ClipError(f"{path}: {kind} stream cannot be decoded ({exc})") from exc
+                raise ClipError(f"{path}: {kind} stream cannot be decoded ({_reason(exc)})") from exc
         duration = _stream_duration(container, video if video is not None else audio)
         if not np.isfinite(duration) or duration <= 0:
             raise ClipError(f"{path}: duration is unknown or zero")
@@ -121,7 +126,7 @@ def decode_audio(path: Path, sample_rate: int = 16000) -> np.ndarray:
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise ClipError(f"{path}: audio stream breaks while decoding ({exc})") from exc
+            raise ClipError(f"{path}: audio stream breaks while decoding ({_reason(exc)})") from exc
     if not chunks:
         raise ClipError(f"{path}: audio stream holds no samples")
     signal = np.concatenate(chunks).astype(np.float32, copy=False)
@@ -156,6 +161,6 @@ def iter_video_frames(path: Path, fps: float | None = None) -> Iterator[tuple[fl
                     next_t = (np.floor((t + slack) / step) + 1) * step
                 yield t, frame.to_ndarray(format="rgb24")
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise ClipError(f"{path}: video stream breaks while decoding ({exc})") from exc
+            raise ClipError(f"{path}: video stream breaks while decoding ({_reason(exc)})") from exc
         if n == 0:
             raise ClipError(f"{path}: video stream holds no decodable frame")
