@@ -751,7 +751,7 @@ def write_clip(
 
             for i, img in enumerate(render_clip_frames(spec, mouth, fps=fps, width=width, height=height)):
                 push_audio(int(round((i + 1) * spf)))
-                frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+                frame = av.VideoFrame.from_ndarray(img, format="bgr24").reformat(format="yuv420p")
                 frame.pts = i
                 frame.time_base = Fraction(1, fps)
                 for packet in vs.encode(frame):

@@ -43,3 +43,16 @@ def feature_targets(dataset):
         *[f"results/{dataset}/features/{m}_features.h5" for m in MODALITIES],
         f"results/{dataset}/qc/clip_status.tsv",
     ]
+
+
+# Modules every extraction job runs (listed as inputs of both shard rules).
+EXTRACTION_CODE = ("extraction.py", "features/__init__.py", "h5store.py", "media.py", "atomic.py", "config.py")
+
+
+def shard_files(kind):
+    def files(w):
+        n = n_shards(w.dataset)
+        ext = "h5" if kind == "features" else "tsv"
+        return [f"results/{w.dataset}/features/shards/{w.modality}_{k}of{n}.{ext}" for k in range(n)]
+
+    return files

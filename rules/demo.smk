@@ -11,6 +11,8 @@ rule demo_corpus:
         demo=lambda w: DEMO_ROOTS[w.demo_root]["demo"],
     wildcard_constraints:
         demo_root="|".join(map(re.escape, DEMO_ROOTS)) or "(?!)",
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/demo_corpus/{demo_root}.log",
     threads: 1

@@ -2,18 +2,6 @@
 # per dataset (the unit of parallelism locally and on SLURM), then merged into one HDF5 file per modality.
 # Text is tokenized in one job. Each file records how it was made (docs/feature_files.md).
 
-EXTRACTION_CODE = ("extraction.py", "features/__init__.py", "h5store.py", "media.py", "atomic.py", "config.py")
-
-
-def shard_files(kind):
-    def files(w):
-        n = n_shards(w.dataset)
-        ext = "h5" if kind == "features" else "tsv"
-        return [f"results/{w.dataset}/features/shards/{w.modality}_{k}of{n}.{ext}" for k in range(n)]
-
-    return files
-
-
 rule acoustic_features_shard:
     input:
         manifest="results/{dataset}/manifest.tsv",
@@ -24,6 +12,8 @@ rule acoustic_features_shard:
     params:
         acoustic=lambda w: settings(w)["acoustic"],
         compression_level=lambda w: settings(w)["extraction"]["compression_level"],
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/acoustic_features_{shard}of{n_shards}.log",
     threads: 1
@@ -44,6 +34,8 @@ rule visual_features_shard:
     params:
         visual=lambda w: settings(w)["visual"],
         compression_level=lambda w: settings(w)["extraction"]["compression_level"],
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/visual_features_{shard}of{n_shards}.log",
     threads: 1
@@ -70,6 +62,8 @@ rule merge_features:
         report="results/{dataset}/qc/{modality}_report.tsv",
     params:
         compression_level=lambda w: settings(w)["extraction"]["compression_level"],
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/merge_{modality}_features.log",
     threads: 1
@@ -89,6 +83,8 @@ rule text_features:
     params:
         text=lambda w: settings(w)["text"],
         compression_level=lambda w: settings(w)["extraction"]["compression_level"],
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/text_features.log",
     threads: 1
@@ -109,6 +105,8 @@ rule clip_status:
         code=code("qc.py", "atomic.py"),
     output:
         status="results/{dataset}/qc/clip_status.tsv",
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/clip_status.log",
     threads: 1

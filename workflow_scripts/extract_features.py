@@ -1,4 +1,8 @@
 # Used by acoustic_features_shard and visual_features_shard: the rule's name says the modality.
+import sys
+
+sys.path.insert(0, snakemake.scriptdir + "/..")  # the mfon of this checkout, the code the rule lists as input
+
 from mfon.extraction import extract_shard
 from mfon.logutil import run_step, setup_logging
 

@@ -1,3 +1,7 @@
+import sys
+
+sys.path.insert(0, snakemake.scriptdir + "/..")  # the mfon of this checkout, the code the rule lists as input
+
 from pathlib import Path
 
 from mfon.demo import generate_demo_corpus

@@ -1,3 +1,7 @@
+import sys
+
+sys.path.insert(0, snakemake.scriptdir + "/..")  # the mfon of this checkout, the code the rule lists as input
+
 from mfon.extraction import merge_shards
 from mfon.logutil import run_step, setup_logging
 

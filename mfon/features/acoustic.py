@@ -70,7 +70,8 @@ def pool_frames(values: np.ndarray, in_rate: float, out_rate: float) -> np.ndarr
     Input frame ``k`` (covering ``[k / in_rate, (k + 1) / in_rate)``) goes to output bin
     ``floor(k * out_rate / in_rate)``. An integer ratio gives non-overlapping blocks (100 -> 25 Hz: blocks of
     4); a non-integer ratio gives blocks of alternating sizes (100 -> 30 Hz: 4, 3, 3, 4, 3, 3, ...). The last
-    bin may be partial and is the mean of the frames it has. Output length ``ceil(T * out_rate / in_rate)``.
+    bin may be partial and is the mean of the frames it has. Output length ``floor((T - 1) * out_rate / in_rate)
+    + 1``, which is ``ceil(T / n)`` for an integer ratio ``n``; a bin that no frame starts in is not emitted.
     """
     values = np.asarray(values)
     if not 0 < out_rate <= in_rate:

@@ -1,0 +1,159 @@
+"""Real Snakemake runs of the feature stage on a tiny demo corpus, and what a change reruns."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from mfon.atomic import read_tsv
+from mfon.h5store import ROOT_ATTRIBUTES, FeatureFile
+
+from conftest import PROJECT_ROOT
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow_scripts", "mfon", "config")
+
+TINY_CONFIG = {
+    "datasets": {"tiny": "config/datasets/tiny.yaml"},
+    "targets": ["tiny"],
+    "extraction": {"shards": 2},
+    "acoustic": {"feature_set": "eGeMAPSv02"},
+    "visual": {"fps": 5},
+    "text": {"max_length": 24},
+}
+TINY_DATASET = {"name": "tiny", "root": "data/tiny",
+                "demo": {"n_speakers": 3, "clips_per_speaker": 2, "seed": 3, "min_duration": 1.0,
+                         "max_duration": 1.5}}
+
+
+def snakemake(workflow: Path, workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.run([*SNAKEMAKE, "-s", str(workflow / "Snakefile"), "--directory", str(workdir), *args],
+                          capture_output=True, text=True, env=env, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def planned_jobs(output: str) -> set[tuple[str, str]]:
+    """(rule, first output) of every job in a dry run's listing."""
+    jobs, rule = set(), None
+    for line in output.splitlines():
+        match = re.match(r"^(?:local)?rule (\w+):", line)
+        if match:
+            rule = match.group(1)
+            if rule == "all":
+                jobs.add(("all", ""))
+        elif rule and line.strip().startswith("output:"):
+            jobs.add((rule, line.split(":", 1)[1].strip().split(",")[0]))
+            rule = None
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A copy of the workflow (so that editing its code is safe) and a finished run of it."""
+    base = tmp_path_factory.mktemp("wf")
+    workflow, workdir = base / "workflow", base / "run"
+    for name in WORKFLOW_FILES:
+        src = PROJECT_ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, workflow / name)
+    (workdir / "config" / "datasets").mkdir(parents=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    (workdir / "config" / "datasets" / "tiny.yaml").write_text(yaml.safe_dump(TINY_DATASET))
+    snakemake(workflow, workdir, "--cores", "2")
+    return workflow, workdir
+
+
+def test_lint_is_clean():
+    proc = subprocess.run([*SNAKEMAKE, "--lint", "-s", str(PROJECT_ROOT / "Snakefile"), "--directory",
+                           str(PROJECT_ROOT)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_all_feature_files_exist_with_documented_schema(run):
+    _, workdir = run
+    results = workdir / "results" / "tiny"
+    manifest = read_tsv(results / "manifest.tsv")
+    assert len(manifest) == 6 and read_tsv(results / "qc" / "rejected.tsv") == []
+    keys = [row["key"] for row in manifest]
+    for modality in ("acoustic", "visual", "text"):
+        with FeatureFile(results / "features" / f"{modality}_features.h5") as ff:
+            assert set(ROOT_ATTRIBUTES) <= set(ff.attrs), modality
+            assert ff.attrs["modality"] == modality and ff.attrs["dataset"] == "tiny"
+            assert ff.keys() == keys
+            assert len(ff.attrs["config_hash"]) == 64 and "mfon" in ff.versions
+            clip = ff.clip(keys[0])
+            if modality == "text":
+                assert clip["input_ids"].shape == (24,) and clip["attrs"]["text"] == manifest[0]["text"]
+                continue
+            duration = float(manifest[0]["duration_s"])
+            assert clip["features"].shape[1] == len(ff.attrs["dim_names"])
+            assert abs(clip["features"].shape[0] - duration * ff.attrs["frame_rate"]) <= 3
+            assert np.isfinite(clip["features"]).all()
+    with FeatureFile(results / "features" / "visual_features.h5") as ff:
+        found = np.concatenate([ff.clip(k)["valid"] for k in keys])
+        assert found.mean() > 0.9, "the drawn demo face should be found in nearly every frame"
+    status = read_tsv(results / "qc" / "clip_status.tsv")
+    assert [row["usable"] for row in status] == ["1"] * 6
+    assert len(list((results / "features" / "shards").glob("*.h5"))) == 4  # 2 shards x 2 modalities
+
+
+def test_inspect_cli_prints_provenance(run):
+    _, workdir = run
+    proc = subprocess.run([sys.executable, "-m", "mfon.cli", "inspect",
+                           str(workdir / "results/tiny/features/acoustic_features.h5")],
+                          capture_output=True, text=True, check=True)
+    assert "modality: acoustic" in proc.stdout and "clips: 6" in proc.stdout and "eGeMAPSv02" in proc.stdout
+
+
+def test_nothing_reruns_when_nothing_changed(run):
+    workflow, workdir = run
+    out = snakemake(workflow, workdir, "-n", "--cores", "2").stdout
+    assert planned_jobs(out) == set(), out
+
+
+def test_acoustic_change_reruns_acoustic_only(run):
+    workflow, workdir = run
+    changed = {**TINY_CONFIG, "acoustic": {"feature_set": "eGeMAPSv02", "pool_rate": 25}}
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(changed))
+    out = snakemake(workflow, workdir, "-n", "--cores", "2", "--configfile", "changed.yaml").stdout
+    jobs = planned_jobs(out)
+    rules = {rule for rule, _ in jobs}
+    assert {"acoustic_features_shard", "merge_features", "clip_status"} <= rules, out
+    assert not rules & {"visual_features_shard", "text_features", "ingest", "demo_corpus"}, out
+    merged = {output for rule, output in jobs if rule == "merge_features"}
+    assert merged == {"results/tiny/features/acoustic_features.h5"}, out
+
+
+def test_editing_visual_module_reruns_visual_only(run):
+    workflow, workdir = run
+    module = workflow / "mfon" / "features" / "visual.py"
+    module.write_text(module.read_text() + "\n# edited\n")
+    out = snakemake(workflow, workdir, "-n", "--cores", "2").stdout
+    rules = {rule for rule, _ in planned_jobs(out)}
+    assert "visual_features_shard" in rules and "clip_status" in rules, out
+    assert not rules & {"acoustic_features_shard", "text_features", "ingest"}, out
+
+
+def test_broken_sheet_stops_with_a_message(tmp_path):
+    (tmp_path / "config" / "datasets").mkdir(parents=True)
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(
+        {"datasets": {"bad": "config/datasets/bad.yaml"}, "targets": ["bad"]}))
+    (tmp_path / "config" / "datasets" / "bad.yaml").write_text(yaml.safe_dump({"name": "bad", "root": "data/bad"}))
+    (tmp_path / "data" / "bad").mkdir(parents=True)
+    (tmp_path / "data" / "bad" / "label.csv").write_text("video_id,clip_id,text\nv,1,hi\n")
+    proc = snakemake(PROJECT_ROOT, tmp_path, "--cores", "1", "results/bad/manifest.tsv", check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "logs" / "bad" / "ingest.log").read_text()
+    assert "missing required column(s) ['label', 'mode']" in log
+    assert not (tmp_path / "results" / "bad" / "manifest.tsv").exists()
