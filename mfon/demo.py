@@ -43,8 +43,12 @@ within-clip noise and speaker nuisance:
   the eyes blink.
 
 Splits assign whole speakers (``video_id``) to train/valid/test, so no speaker is in two splits.
-Everything is a function of ``seed``: the same seed gives the same label.csv bytes and, with the
-single-threaded encoder used here, the same mp4 bytes.
+Everything is a function of ``seed``: the same seed gives the same label.csv bytes and the same mp4
+bytes (x264 runs single-threaded and without its AVX-512 code, see :func:`_x264_asm`; the muxer runs
+with ``+bitexact``). AAC pads the last audio frame, so a decoder may return up to 1024 samples of
+silence past the end; the container's audio and video durations are equal (``n_frames / fps``).
+
+Generating the default 144 clips (~7.6 MB) takes about 25 s of CPU time with one process.
 """
 
 from __future__ import annotations
@@ -313,14 +317,14 @@ _NEGATED: dict[int, list[str]] = {
     2: ["not bad at all", "not boring at all"],
 }
 _TOPICS = [
-    "the movie", "the acting", "the plot", "the ending", "the soundtrack", "the special effects",
-    "the characters", "the dialogue", "the story", "the pacing", "the cast", "the script",
-    "the director", "the cinematography", "the humor", "the action scenes", "the main character",
+    "the movie", "the acting", "the plot", "the ending", "the soundtrack", "the story", "the pacing",
+    "the cast", "the script", "the director", "the cinematography", "the humor", "the main character",
 ]
+_PLURAL_TOPICS = ["the special effects", "the characters", "the action scenes", "the jokes", "the songs"]
 _JUDGEMENT = [
-    "{topic} was {adj}", "i thought {topic} was {adj}", "honestly {topic} was {adj}",
-    "i felt like {topic} was {adj}", "overall it was {adj}", "i would say {topic} was {adj}",
-    "to me {topic} was {adj}", "the whole thing was {adj}", "i think {topic} is {adj}",
+    "{topic} {was} {adj}", "i thought {topic} {was} {adj}", "honestly {topic} {was} {adj}",
+    "i felt like {topic} {was} {adj}", "overall it was {adj}", "i would say {topic} {was} {adj}",
+    "to me {topic} {was} {adj}", "the whole thing was {adj}", "i think {topic} {is_} {adj}",
 ]
 _NEUTRAL = [
     "i saw it last weekend", "i went with my sister", "it is about a guy who loses his job",
@@ -344,9 +348,20 @@ def make_transcript(r_t: float, duration: float, rng: np.random.Generator) -> st
             adj = f"{rng.choice(_STRONG)} {adj}"
         return adj
 
+    used: set[str] = set()
+
     def judgement(lvl: int, allow_negation: bool = True) -> str:
         template = str(rng.choice(_JUDGEMENT))
-        return template.format(topic=rng.choice(_TOPICS), adj=phrase(lvl, allow_negation))
+        plural = bool(rng.random() < 0.25)
+        topics = [t for t in (_PLURAL_TOPICS if plural else _TOPICS) if t not in used]
+        topic = str(rng.choice(topics))
+        used.add(topic)
+        return template.format(
+            topic=topic,
+            was="were" if plural else "was",
+            is_="are" if plural else "is",
+            adj=phrase(lvl, allow_negation),
+        )
 
     parts: list[str] = []
     if rng.random() < 0.4:
@@ -702,6 +717,45 @@ def _atomic(path: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+# x264 SIMD sets, each with the /proc/cpuinfo flag that says the CPU has it.
+_X264_SIMD = [
+    ("MMX2", "sse"), ("SSE", "sse"), ("SSE2", "sse2"), ("SSE3", "pni"), ("SSSE3", "ssse3"),
+    ("SSE4.1", "sse4_1"), ("SSE4.2", "sse4_2"), ("AVX", "avx"), ("FMA3", "fma"), ("BMI1", "bmi1"),
+    ("BMI2", "bmi2"), ("AVX2", "avx2"), ("LZCNT", "abm"),
+]
+
+
+def _x264_asm() -> str | None:
+    """The x264 ``asm`` setting: the CPU's SIMD sets without AVX-512, on a CPU that has AVX-512.
+
+    x264's AVX-512 code made the output vary from run to run here (it reads memory that depends on the
+    heap layout: the right-most macroblock column differed by a few grey levels); its other SIMD sets are
+    bit-exact with one another, so leaving AVX-512 out gives the same bytes on every x86 machine.
+    ``None`` (x264's own detection) elsewhere.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            flags = set()
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        return None
+    if "avx512f" not in flags:
+        return None
+    return ",".join(name for name, flag in _X264_SIMD if flag in flags)
+
+
+def _x264_options(fps: int) -> dict[str, str]:
+    # one thread: multi-threaded x264 is not bit-reproducible
+    options = {"preset": "veryfast", "crf": "23", "threads": "1", "g": str(2 * fps)}
+    asm = _x264_asm()
+    if asm:
+        options["x264-params"] = f"asm={asm}"
+    return options
+
+
 def write_clip(
     spec: ClipSpec,
     path: Path,
@@ -724,9 +778,9 @@ def write_clip(
         with av.open(str(tmp), mode="w", format="mp4", options={"fflags": "+bitexact"}) as out:
             vs = out.add_stream("libx264", rate=fps)
             vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
-            vs.codec_context.thread_count = 1  # multi-threaded x264 is not bit-reproducible
+            vs.codec_context.thread_count = 1
             vs.codec_context.flags |= bitexact
-            vs.codec_context.options = {"preset": "veryfast", "crf": "23", "threads": "1", "g": str(2 * fps)}
+            vs.codec_context.options = _x264_options(fps)
             ast = out.add_stream("aac", rate=sample_rate, layout="mono")
             ast.codec_context.bit_rate = 64000
             ast.codec_context.thread_count = 1

@@ -111,7 +111,8 @@ def test_synthesized_wav(extractors, feature_set, tmp_path):
     sf.write(tmp_path / "mono.wav", mono, 16000)
     seq = ex.extract(tmp_path / "mono.wav")
     check_sequence(seq, ex, n_frames=100)
-    assert seq.info["n_samples"] == 16000 and seq.info["silent"] == 0 and seq.info["nonfinite_replaced"] == 0
+    assert seq.info["n_samples"] == 16000 and seq.info["duration_s"] == 1.0
+    assert seq.info["silent"] == 0 and seq.info["nonfinite_replaced"] == 0 and seq.info["shorter_than_window"] == 0
     middle = seq.values[10:90]
     if feature_set == "covarep_like":
         f0 = middle[:, ex.dim_names.index("F0_Hz")]
@@ -157,11 +158,11 @@ def test_very_short_and_all_zero_audio(extractors, feature_set, tmp_path):
     sf.write(tmp_path / "short.wav", short, 16000)
     seq = ex.extract(tmp_path / "short.wav")
     check_sequence(seq, ex, n_frames=5)
-    assert seq.info["padded_to_min"] == 0
+    assert seq.info["shorter_than_window"] == 1
 
     tiny = ex.extract_signal(short[:80])  # 5 ms: less than one frame
     check_sequence(tiny, ex, n_frames=1)
-    assert tiny.info["padded_to_min"] == 1
+    assert tiny.info["shorter_than_window"] == 1
 
     empty = ex.extract_signal(np.zeros(0, np.float32))
     check_sequence(empty, ex, n_frames=1)
@@ -264,9 +265,11 @@ def test_pool_rate_25_gives_block_means(extractors, feature_set, shared_data):
 def _valence_mses(extractor: AcousticExtractor, folder: Path) -> tuple[float, float]:
     """Leave-one-out MSE of ridge regression from per-clip mean and std of the LLDs, and of the training mean.
 
-    The ridge penalty is chosen inside each training fold (RidgeCV's efficient leave-one-out), so the outer
-    estimate is honest."""
+    The ridge penalty is chosen inside each training fold by a seeded 5-fold CV (nested, so the outer estimate
+    is honest). RidgeCV's default efficient leave-one-out picks a degenerate alpha = 0.1 in a few folds here
+    (46 clips, 50-130 features), which makes the estimate depend on one or two outliers."""
     from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -277,7 +280,8 @@ def _valence_mses(extractor: AcousticExtractor, folder: Path) -> tuple[float, fl
     model_err, mean_err = [], []
     for i in range(len(y)):
         train = np.arange(len(y)) != i
-        model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 4, 21)))
+        model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 4, 21),
+                                                        cv=KFold(5, shuffle=True, random_state=0)))
         model.fit(x[train], y[train])
         model_err.append((model.predict(x[i:i + 1])[0] - y[i]) ** 2)
         mean_err.append((y[train].mean() - y[i]) ** 2)
@@ -290,8 +294,8 @@ def test_egemaps_carries_valence_signal(extractors, shared_data):
     assert ridge < mean
 
 
-def test_covarep_like_valence_report(extractors, shared_data):
-    """Reported, not asserted: on these 47 clips covarep_like only ties with the mean (see the docs)."""
+def test_covarep_like_carries_valence_signal(extractors, shared_data):
+    """Asserted because it held for every inner-CV seed tried (0.29-0.34 against 0.36); see the docs."""
     ridge, mean = _valence_mses(extractors["covarep_like"], shared_data / "speech_emotion")
     print(f"\ncovarep_like valence LOO MSE: ridge {ridge:.4f}  vs  training mean {mean:.4f}")
-    assert np.isfinite(ridge)
+    assert ridge < mean

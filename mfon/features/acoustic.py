@@ -31,11 +31,13 @@ from . import FeatureSequence
 
 FEATURE_SETS = ("eGeMAPSv02", "ComParE_2016", "covarep_like")
 BASE_FRAME_RATE = 100.0  # Hz: every feature set is computed on a 10 ms hop
-TAIL_PAD_S = 0.1  # zeros appended to every clip: covers the longest window (60 ms) and the minimum length
+LONGEST_WINDOW_S = 0.06  # openSMILE's pitch/voice-quality frames; Praat's windows at a 75 Hz floor are shorter
+TAIL_PAD_S = 0.1  # zeros appended to every clip: exceeds the longest window, so even 0 samples give a frame
 SILENCE_PEAK = 2.0**-15  # a clip whose peak is below one 16-bit LSB counts as silent
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 96000
 
-# openSMILE writes -201 (log of zero) for the formant amplitude ratios of unvoiced frames.
+# openSMILE writes -201 (log of zero) for the formant amplitude ratios of unvoiced frames, and its 3-frame
+# smoothing smears that sentinel into neighbouring unvoiced frames: all unvoiced frames of these dims become 0.
 _EGEMAPS_F0 = "F0semitoneFrom27.5Hz_sma3nz"
 _EGEMAPS_SENTINEL_DIMS = ("F1amplitudeLogRelF0_sma3nz", "F2amplitudeLogRelF0_sma3nz", "F3amplitudeLogRelF0_sma3nz")
 
@@ -152,7 +154,7 @@ class AcousticExtractor:
                 "extractor_version": self._opensmile.__version__,
                 "opensmile_config": getattr(self._opensmile.FeatureSet, self.feature_set).value,
                 "deltas": False,
-                "unvoiced_sentinel": ("F1/F2/F3amplitudeLogRelF0 = -201 in frames with F0 = 0 set to 0"
+                "unvoiced_sentinel": ("F1/F2/F3amplitudeLogRelF0 (-201 = log of 0) set to 0 where F0 = 0"
                                       if self._sentinel_idx else "none"),
             }
         pm = self._parselmouth
@@ -191,10 +193,10 @@ class AcousticExtractor:
         signal = np.asarray(signal, dtype=np.float32).reshape(-1)
         n_samples = signal.shape[0]
         n_frames = n_base_frames(n_samples, self.sample_rate)
-        peak = float(np.max(np.abs(signal))) if n_samples else 0.0
         bad_input = ~np.isfinite(signal)
         if bad_input.any():
             signal = np.where(bad_input, 0.0, signal).astype(np.float32)
+        peak = float(np.max(np.abs(signal))) if n_samples else 0.0
         padded = np.concatenate([signal, np.zeros(int(round(TAIL_PAD_S * self.sample_rate)), np.float32)])
         if self._smile is not None:
             values = self._opensmile_lld(padded, n_frames)
@@ -211,7 +213,7 @@ class AcousticExtractor:
             "n_samples": int(n_samples),
             "duration_s": round(n_samples / self.sample_rate, 6),
             "silent": int(peak < SILENCE_PEAK),
-            "padded_to_min": int(n_samples * BASE_FRAME_RATE < self.sample_rate),  # shorter than one frame
+            "shorter_than_window": int(n_samples < LONGEST_WINDOW_S * self.sample_rate),
             "nonfinite_replaced": n_bad,
         }
         return FeatureSequence(values=values, valid=np.ones(values.shape[0], dtype=bool),
@@ -230,7 +232,7 @@ class AcousticExtractor:
         if self._sentinel_idx and self._f0_idx is not None:
             unvoiced = values[:, self._f0_idx] == 0
             for j in self._sentinel_idx:
-                values[unvoiced & (values[:, j] <= -200.0), j] = 0.0
+                values[unvoiced, j] = 0.0
         return values
 
     # ------------------------------------------------------------------ parselmouth
