@@ -48,7 +48,8 @@ bytes (x264 runs single-threaded and without its AVX-512 code, see :func:`_x264_
 with ``+bitexact``). AAC pads the last audio frame, so a decoder may return up to 1024 samples of
 silence past the end; the container's audio and video durations are equal (``n_frames / fps``).
 
-Generating the default 144 clips (~7.6 MB) takes about 25 s of CPU time with one process.
+Generating the default 144 clips (~7.6 MB) takes about 20 s in one process (measured: 21 s wall on a
+2-core machine).
 """
 
 from __future__ import annotations
@@ -57,15 +58,15 @@ import csv
 import io
 import logging
 import math
-import os
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
+
+from .atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -704,19 +705,6 @@ def render_clip_frames(
 # --------------------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` that replaces it on success and is deleted on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 # x264 SIMD sets, each with the /proc/cpuinfo flag that says the CPU has it.
 _X264_SIMD = [
     ("MMX2", "sse"), ("SSE", "sse"), ("SSE2", "sse2"), ("SSE3", "pni"), ("SSSE3", "ssse3"),
@@ -773,7 +761,7 @@ def write_clip(
     mouth = audio.mouth_at_frames(fps, n_frames)
     spf = sample_rate / fps
     bitexact = int(av.codec.context.Flags.bitexact)
-    with _atomic(Path(path)) as tmp:
+    with atomic_path(path) as tmp:
         # +bitexact keeps library version strings out of the file, so equal inputs give equal bytes.
         with av.open(str(tmp), mode="w", format="mp4", options={"fflags": "+bitexact"}) as out:
             vs = out.add_stream("libx264", rate=fps)
@@ -822,7 +810,7 @@ def write_label_csv(path: Path, specs: Sequence[ClipSpec]) -> None:
     writer.writeheader()
     for spec in specs:
         writer.writerow(spec.row())
-    with _atomic(Path(path)) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_bytes(buf.getvalue().encode("utf-8"))
 
 
