@@ -117,6 +117,7 @@ def decode_audio(path: Path, sample_rate: int = 16000) -> np.ndarray:
         if not container.streams.audio:
             raise ClipError(f"{path}: has no audio stream")
         stream = container.streams.audio[0]
+        declared = _stream_duration(container, stream)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []
         try:
@@ -130,6 +131,10 @@ def decode_audio(path: Path, sample_rate: int = 16000) -> np.ndarray:
     if not chunks:
         raise ClipError(f"{path}: audio stream holds no samples")
     signal = np.concatenate(chunks).astype(np.float32, copy=False)
+    # AAC pads its last block with up to 1024 samples of silence: cut to the stream's declared duration so
+    # that audio features span the same time as the video.
+    if np.isfinite(declared) and declared > 0:
+        signal = signal[: max(1, int(round(declared * sample_rate)))]
     return signal
 
 

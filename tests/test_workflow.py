@@ -19,7 +19,7 @@ from mfon.h5store import ROOT_ATTRIBUTES, FeatureFile
 from conftest import PROJECT_ROOT
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-WORKFLOW_FILES = ("Snakefile", "rules", "workflow_scripts", "mfon", "config")
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow_scripts", "mfon", "config", "envs")
 
 TINY_CONFIG = {
     "datasets": {"tiny": "config/datasets/tiny.yaml"},
@@ -63,9 +63,13 @@ def run(tmp_path_factory):
     """A copy of the workflow (so that editing its code is safe) and a finished run of it."""
     base = tmp_path_factory.mktemp("wf")
     workflow, workdir = base / "workflow", base / "run"
+    workflow.mkdir()
     for name in WORKFLOW_FILES:
         src = PROJECT_ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, workflow / name)
+        if src.is_dir():
+            shutil.copytree(src, workflow / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, workflow / name)
     (workdir / "config" / "datasets").mkdir(parents=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
     (workdir / "config" / "datasets" / "tiny.yaml").write_text(yaml.safe_dump(TINY_DATASET))
@@ -126,7 +130,7 @@ def test_acoustic_change_reruns_acoustic_only(run):
     workflow, workdir = run
     changed = {**TINY_CONFIG, "acoustic": {"feature_set": "eGeMAPSv02", "pool_rate": 25}}
     (workdir / "changed.yaml").write_text(yaml.safe_dump(changed))
-    out = snakemake(workflow, workdir, "-n", "--cores", "2", "--configfile", "changed.yaml").stdout
+    out = snakemake(workflow, workdir, "-n", "--cores", "2", "--configfile", str(workdir / "changed.yaml")).stdout
     jobs = planned_jobs(out)
     rules = {rule for rule, _ in jobs}
     assert {"acoustic_features_shard", "merge_features", "clip_status"} <= rules, out

