@@ -164,6 +164,28 @@ def test_faceless_synthetic_clip_is_all_invalid(tmp_path) -> None:
     assert restored.extract(clip).values.shape == (10, len(NAMES))
 
 
+def test_detection_failure_is_a_clip_error_and_stops_decoding(tmp_path, monkeypatch) -> None:
+    import threading
+
+    clip = write_faceless_clip(tmp_path / "gradient.mp4", seconds=3.0, fps=10)
+    calls = {"n": 0}
+    real = visual._landmark_array
+
+    def flaky(result):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("graph broke")
+        return real(result)
+
+    monkeypatch.setattr(visual, "_landmark_array", flaky)
+    ex = make_visual_extractor(fps=None)
+    with pytest.raises(ClipError, match="graph broke"):
+        ex.extract(clip)
+    assert not any(t.name == "mfon-video-decode" for t in threading.enumerate())
+    monkeypatch.setattr(visual, "_landmark_array", real)
+    assert ex.extract(clip).values.shape[0] == 30  # a fresh graph is built for the next clip
+
+
 def test_blank_image_has_no_face() -> None:
     values, found = descriptors_from_image(np.full((240, 320, 3), 127, np.uint8))
     assert not found and values.shape == (len(NAMES),) and not values.any()
@@ -325,3 +347,64 @@ def test_pyfeat_weights_not_cached_gives_actionable_error(tmp_path, monkeypatch)
     ex = PyFeatExtractor(fps=15.0, device="cpu")  # the detector itself is built lazily, at the first clip
     assert ex.describe()["extractor"] == "py-feat" and ex.describe()["pyfeat_version"] == "2.1.5"
     assert len(ex.dim_names) == 30 and ex.dim_names[:2] == ["AU01", "AU02"]
+
+
+def install_fake_feat(monkeypatch, tmp_path, detector_class) -> None:
+    """A stand-in ``feat`` package with all weights 'cached', so PyFeatExtractor's own logic can run here."""
+    fake = types.ModuleType("feat")
+    fake.__version__ = "2.1.5"
+    fake.Detectorv1 = detector_class
+    utils, io = types.ModuleType("feat.utils"), types.ModuleType("feat.utils.io")
+    io.get_resource_path = lambda: str(tmp_path)
+    fake.utils, utils.io = utils, io
+    for name, module in (("feat", fake), ("feat.utils", utils), ("feat.utils.io", io)):
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(visual, "missing_pyfeat_weights", lambda cache_dir: [])
+
+
+def test_pyfeat_rows_map_to_frames(tmp_path, monkeypatch) -> None:
+    """py-feat's table (one row per face, a NaN row per faceless frame) becomes one row per frame."""
+    pd = pytest.importorskip("pandas")
+    from huggingface_hub import constants as hf_constants
+
+    columns = visual.PYFEAT_AUS + visual.PYFEAT_EMOTIONS + visual.PYFEAT_POSE
+    seen = {}
+
+    class FakeDetector:
+        def __init__(self, **kwargs):
+            seen["kwargs"], seen["offline"] = kwargs, hf_constants.HF_HUB_OFFLINE
+
+        def detect(self, batch, data_type, batch_size, progress_bar, face_detection_threshold):
+            assert data_type == "tensor" and batch.dtype.is_floating_point is False and batch.shape[1] == 3
+            rows = []
+            for k in range(batch.shape[0]):
+                if k % 3 == 2:  # no face: py-feat emits one NaN placeholder row
+                    rows.append({"frame": k, "FaceScore": np.nan, **{c: np.nan for c in columns}})
+                    continue
+                rows.append({"frame": k, "FaceScore": 0.9, **{c: 0.5 for c in columns}})
+                rows.append({"frame": k, "FaceScore": 0.6, **{c: 0.1 for c in columns}})  # a weaker second face
+            return pd.DataFrame(rows)
+
+    install_fake_feat(monkeypatch, tmp_path, FakeDetector)
+    was_offline = hf_constants.HF_HUB_OFFLINE
+    clip = write_faceless_clip(tmp_path / "gradient.mp4", seconds=1.0, fps=10)
+    ex = make_visual_extractor("pyfeat", fps=None, device="cpu", max_side=640)
+    ex.batch_size = 4
+    seq = ex.extract(clip)
+    assert seen["offline"] is True and hf_constants.HF_HUB_OFFLINE == was_offline
+    assert seen["kwargs"]["identity_model"] is None and seen["kwargs"]["device"] == "cpu"
+    assert seq.values.shape == (10, 30) and seq.values.dtype == np.float32
+    expected = np.array([(k % 4) % 3 != 2 for k in range(10)])  # frame index restarts in every batch of 4
+    np.testing.assert_array_equal(seq.valid, expected)
+    assert np.allclose(seq.values[seq.valid], 0.5) and not seq.values[~seq.valid].any()
+    assert seq.info["face_frames"] == int(expected.sum())
+
+
+def test_pyfeat_detector_build_failure_is_model_unavailable(tmp_path, monkeypatch) -> None:
+    def broken(**kwargs):
+        raise RuntimeError("operator torchvision::nms does not exist")
+
+    install_fake_feat(monkeypatch, tmp_path, broken)
+    clip = write_faceless_clip(tmp_path / "gradient.mp4", seconds=0.5, fps=10)
+    with pytest.raises(ModelUnavailableError, match="torchvision::nms.*visual.backend: mediapipe"):
+        make_visual_extractor("pyfeat", fps=None).extract(clip)

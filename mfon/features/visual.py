@@ -256,12 +256,15 @@ def _face_mesh(static_image_mode: bool, refine_landmarks: bool, min_detection_co
 
 def descriptors_from_image(rgb: np.ndarray, *, refine_landmarks: bool = True, min_detection_confidence: float = 0.5,
                            max_side: int | None = None) -> tuple[np.ndarray, bool]:
-    """Descriptors of the most prominent face of one RGB uint8 image (FaceMesh in static-image mode).
+    """Descriptors of one face in an RGB uint8 (H, W, 3) image (FaceMesh in static-image mode, 1 face).
 
     Returns ``(values, found)``; ``values`` is zero-filled when no face is found. Same descriptors and order as
-    :class:`MediaPipeFaceExtractor` with the same ``refine_landmarks``.
+    :class:`MediaPipeFaceExtractor` with the same ``refine_landmarks``. For a file: ``cv2.imread`` + BGR->RGB.
     """
-    rgb = np.ascontiguousarray(_downscale(np.asarray(rgb), max_side))
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3), got {rgb.dtype} {rgb.shape}")
+    rgb = np.ascontiguousarray(_downscale(rgb, max_side))
     with _face_mesh(True, refine_landmarks, min_detection_confidence, 0.5) as mesh:
         lm = _landmark_array(mesh.process(rgb))
     names = descriptor_names(refine_landmarks)
@@ -391,22 +394,26 @@ class MediaPipeFaceExtractor:
             frames = _prefetch(frames)
         rows, valid, times = [], [], []
         n_dims = len(self.dim_names)
-        for t, rgb in frames:
-            rgb = np.ascontiguousarray(_downscale(rgb, self.max_side))
-            try:
-                lm = _landmark_array(mesh.process(rgb))
-            except (RuntimeError, ValueError) as exc:
-                self.close()  # a failed graph cannot be trusted for the next clip
-                raise ClipError(f"{path}: face landmark detection failed at t={t:.2f}s ({exc})") from exc
-            times.append(t)
-            if lm is None:
-                rows.append(np.zeros(n_dims, dtype=np.float32))
-                valid.append(False)
-                continue
-            values = descriptors_from_landmarks(lm, rgb.shape[1], rgb.shape[0], include_gaze=self.refine_landmarks)
-            ok = bool(np.isfinite(values).all())
-            rows.append(values if ok else np.zeros(n_dims, dtype=np.float32))
-            valid.append(ok)
+        try:
+            for t, rgb in frames:
+                rgb = np.ascontiguousarray(_downscale(rgb, self.max_side))
+                try:
+                    lm = _landmark_array(mesh.process(rgb))
+                except (RuntimeError, ValueError) as exc:
+                    self.close()  # a failed graph cannot be trusted for the next clip
+                    raise ClipError(f"{path}: face landmark detection failed at t={t:.2f}s ({exc})") from exc
+                times.append(t)
+                if lm is None:
+                    rows.append(np.zeros(n_dims, dtype=np.float32))
+                    valid.append(False)
+                    continue
+                values = descriptors_from_landmarks(lm, rgb.shape[1], rgb.shape[0],
+                                                    include_gaze=self.refine_landmarks)
+                ok = bool(np.isfinite(values).all())
+                rows.append(values if ok else np.zeros(n_dims, dtype=np.float32))
+                valid.append(ok)
+        finally:
+            frames.close()  # stops the decode thread and releases the container at once, also on errors
         values = np.stack(rows) if rows else np.zeros((0, n_dims), dtype=np.float32)
         valid_arr = np.asarray(valid, dtype=bool)
         return FeatureSequence(values=values, valid=valid_arr, frame_rate=self._clip_rate(times),
@@ -540,10 +547,21 @@ class PyFeatExtractor:
 
     def _get_detector(self):
         if self._detector is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights were checked to be cached: never download
-            self._detector = self._detector_class(
-                face_model="retinaface", landmark_model="mobilefacenet", au_model="xgb",
-                emotion_model="resmasknet", identity_model=None, gaze_model=None, device=self.device)
+            # The weights were checked to be cached: build offline so that nothing is fetched (or re-fetched).
+            from huggingface_hub import constants as hf_constants
+
+            was_offline = hf_constants.HF_HUB_OFFLINE
+            hf_constants.HF_HUB_OFFLINE = True
+            try:
+                self._detector = self._detector_class(
+                    face_model="retinaface", landmark_model="mobilefacenet", au_model="xgb",
+                    emotion_model="resmasknet", identity_model=None, gaze_model=None, device=self.device)
+            except Exception as exc:
+                raise ModelUnavailableError(
+                    f"py-feat {self._version} detector cannot be built from the cached weights in {self._cache_dir} "
+                    f"({type(exc).__name__}: {exc}); or set `visual.backend: mediapipe`, which runs offline") from exc
+            finally:
+                hf_constants.HF_HUB_OFFLINE = was_offline
         return self._detector
 
     def _detect(self, frames: list[np.ndarray]) -> list[np.ndarray | None]:
