@@ -26,10 +26,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def write_tsv(path: str | Path, rows: Iterable[dict], columns: list[str]) -> None:
-    """Write ``rows`` (dicts) as a tab-separated table with a header, atomically."""
+def write_tsv(path: str | Path, rows: Iterable[dict], columns: list[str], delimiter: str = "\t") -> None:
+    """Write ``rows`` (dicts) as a table with a header (tab-separated by default), atomically."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, delimiter="\t", extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(fh, fieldnames=columns, delimiter=delimiter, extrasaction="ignore",
+                                lineterminator="\n")
         writer.writeheader()
         for row in rows:
             writer.writerow(row)

@@ -1,0 +1,47 @@
+"""Metric tables: one row per variant, mean and population std over seeds, as papers print them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import write_tsv
+from .errors import MfonError
+from .metrics import PERCENT_METRICS
+
+log = logging.getLogger(__name__)
+
+
+def _scaled(name: str, value: float) -> float:
+    return value * 100.0 if name in PERCENT_METRICS else value
+
+
+def build_table(runs: dict[str, list[Path]], out_csv: Path, *, dataset: str, split: str = "test") -> list[dict]:
+    """``runs`` maps variant -> metrics.json of its seeds. Percent metrics are x100; MAE and Corr stay values.
+
+    Standard deviations are population std (numpy's default, ddof=0) as the field reports them.
+    """
+    rows = []
+    for variant, paths in runs.items():
+        results = [json.loads(Path(p).read_text()) for p in paths]
+        if not results:
+            raise MfonError(f"variant {variant!r} has no finished run")
+        names = list(results[0][split])
+        row: dict = {"dataset": dataset, "variant": variant, "split": split, "n_seeds": len(results),
+                     "seeds": " ".join(str(r["seed"]) for r in results)}
+        for name in names:
+            values = np.array([_scaled(name, r[split][name]) for r in results], dtype=np.float64)
+            row[f"{name}_mean"] = round(float(values.mean()), 4)
+            row[f"{name}_std"] = round(float(values.std(ddof=0)), 4)
+        clips = results[0]["clips"]
+        for s in ("train", "valid", "test"):
+            row[f"clips_{s}"] = clips.get(s, {}).get("used", 0)
+            row[f"quarantined_{s}"] = clips.get(s, {}).get("quarantined", 0)
+        rows.append(row)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    write_tsv(out_csv, rows, columns, delimiter=",")
+    log.info("wrote %s: %d variants", out_csv, len(rows))
+    return rows
