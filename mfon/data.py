@@ -41,10 +41,10 @@ class FeatureSources:
                    text=base / "features" / "text_features.h5", visual=base / "features" / "visual_features.h5",
                    acoustic=base / "features" / "acoustic_features.h5")
 
-    def provenance(self) -> dict:
+    def provenance(self, modalities: tuple[str, ...] = ("text", *SEQUENCE_MODALITIES)) -> dict:
         """What a checkpoint records about its training data: per file its config hash and dims."""
         out = {}
-        for modality in ("text", *SEQUENCE_MODALITIES):
+        for modality in modalities:
             with FeatureFile(getattr(self, modality)) as ff:
                 out[modality] = {"config_hash": ff.attrs["config_hash"],
                                  "manifest_sha256": ff.attrs["manifest_sha256"],
@@ -103,13 +103,16 @@ def split_counts(sources: FeatureSources) -> dict[str, dict[str, int]]:
     return counts
 
 
-def fit_standardizer(sources: FeatureSources, max_len: dict[str, int]) -> Standardizer:
+def fit_standardizer(sources: FeatureSources, max_len: dict[str, int],
+                     modalities: tuple[str, ...] = SEQUENCE_MODALITIES) -> Standardizer:
     """Mean and std over the valid frames of the train split (std floored so constant dims stay finite)."""
     keys = usable_keys(sources, "train")
     if not keys:
         raise MfonError(f"{sources.clip_status}: no usable clip in the train split")
     mean, std = {}, {}
-    for modality in SEQUENCE_MODALITIES:
+    for modality in modalities:
+        if modality not in SEQUENCE_MODALITIES:
+            continue
         with FeatureFile(getattr(sources, modality)) as ff:
             frames = []
             for key in keys:
@@ -124,8 +127,12 @@ def fit_standardizer(sources: FeatureSources, max_len: dict[str, int]) -> Standa
 
 
 def load_split(sources: FeatureSources, split: str, *, max_len: dict[str, int],
-               standardizer: Standardizer | None = None, label_column: str = "label") -> SplitData:
-    """Read the usable clips of ``split``: sequences truncated to ``max_len`` frames, invalid frames kept as 0."""
+               standardizer: Standardizer | None = None, label_column: str = "label",
+               modalities: tuple[str, ...] = ("text", *SEQUENCE_MODALITIES)) -> SplitData:
+    """Read the usable clips of ``split``: sequences truncated to ``max_len`` frames, invalid frames kept as 0.
+
+    Only the files of ``modalities`` are read (a teacher needs its own modality only).
+    """
     keys = usable_keys(sources, split)
     manifest = {r["key"]: r for r in read_tsv(sources.manifest)}
     if not keys:
@@ -142,11 +149,15 @@ def load_split(sources: FeatureSources, split: str, *, max_len: dict[str, int],
     for modality, column in (("text", "label_T"), ("acoustic", "label_A"), ("visual", "label_V")):
         if all(manifest[k].get(column, "") != "" for k in keys):
             unimodal[modality] = np.array([label(k, column) for k in keys], dtype=np.float32)
-    with FeatureFile(sources.text) as ff:
-        text = {name: np.stack([ff.group(k)[name][()] for k in keys]).astype(np.int64)
-                for name in ("input_ids", "attention_mask", "token_type_ids")}
+    text = {}
+    if "text" in modalities:
+        with FeatureFile(sources.text) as ff:
+            text = {name: np.stack([ff.group(k)[name][()] for k in keys]).astype(np.int64)
+                    for name in ("input_ids", "attention_mask", "token_type_ids")}
     sequences: dict[str, list[np.ndarray]] = {}
     for modality in SEQUENCE_MODALITIES:
+        if modality not in modalities:
+            continue
         with FeatureFile(getattr(sources, modality)) as ff:
             seqs = []
             for key in keys:
@@ -163,9 +174,11 @@ def load_split(sources: FeatureSources, split: str, *, max_len: dict[str, int],
                      unimodal_labels=unimodal)
 
 
-def feature_dims(sources: FeatureSources) -> dict[str, int]:
+def feature_dims(sources: FeatureSources, modalities: tuple[str, ...] = SEQUENCE_MODALITIES) -> dict[str, int]:
     dims = {}
-    for modality in SEQUENCE_MODALITIES:
+    for modality in modalities:
+        if modality not in SEQUENCE_MODALITIES:
+            continue
         with FeatureFile(getattr(sources, modality)) as ff:
             dims[modality] = len(ff.attrs["dim_names"])
     return dims
@@ -178,11 +191,8 @@ def collate(data: SplitData, indices: list[int] | np.ndarray, max_len: dict[str,
     ``target``: "label" (the multimodal label) or a modality name for its unimodal label (CH-SIMS teachers).
     """
     indices = list(indices)
-    batch: dict[str, torch.Tensor] = {
-        "text_input_ids": torch.from_numpy(data.text["input_ids"][indices]),
-        "text_attention_mask": torch.from_numpy(data.text["attention_mask"][indices]),
-        "text_token_type_ids": torch.from_numpy(data.text["token_type_ids"][indices]),
-    }
+    batch: dict[str, torch.Tensor] = {f"text_{name}": torch.from_numpy(values[indices])
+                                      for name, values in data.text.items()}
     labels = data.labels if target == "label" else data.unimodal_labels[target]
     batch["label"] = torch.from_numpy(labels[indices])
     for modality, seqs in data.sequences.items():

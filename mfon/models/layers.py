@@ -1,0 +1,155 @@
+"""Building blocks: sinusoidal positions, attention masks, the MulT-style cross-modal transformer, MLP heads.
+
+Shapes use B = batch, T_q / T_k = query / key sequence lengths, d = model width. All sequences are
+batch-first: (B, T, d).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class SinusoidalPositions(nn.Module):
+    """Fixed sine/cosine position codes (no parameters).
+
+    Positions are counted from 1 (position 0 is reserved for padding in the fairseq/MulT convention).
+    Channel k < d/2 holds sin(pos * w_k), channel d/2 + k holds cos(pos * w_k), with
+    w_k = 10000^(-k / (d/2 - 1)); an odd width gets a trailing zero channel.
+    """
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.d_model = d_model
+
+    def forward(self, length: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
+        """Codes of positions 1..length: (length, d)."""
+        half = self.d_model // 2
+        step = math.log(10000.0) / max(half - 1, 1)
+        freqs = torch.exp(torch.arange(half, device=device, dtype=torch.float32) * -step)
+        pos = torch.arange(1, length + 1, device=device, dtype=torch.float32)
+        angles = pos[:, None] * freqs[None, :]
+        table = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+        if self.d_model % 2:
+            table = torch.cat([table, table.new_zeros(length, 1)], dim=1)
+        return table.to(dtype)
+
+
+def key_padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """(B, max_len) bool, True where a key is padding (position >= length) and must not be attended.
+
+    A length of 0 is treated as 1 (the clip's first, zero, frame is attended) so that no attention row is
+    empty: an empty row would turn the softmax into NaN.
+    """
+    lengths = lengths.to(torch.long).clamp(min=1)
+    return torch.arange(max_len, device=lengths.device)[None, :] >= lengths[:, None]
+
+
+def triangular_mask(query_len: int, key_len: int, device=None) -> torch.Tensor:
+    """The authors' (MulT's) "future" mask: (T_q, T_k) bool, True where attention is blocked.
+
+    Query position i may attend key j only if j <= i + |T_k - T_q|. With text as query (T_q small) and frames
+    as keys (T_k large), the [CLS] position cannot see the trailing T_k - 1 - |T_k - T_q| frames.
+    """
+    offset = abs(key_len - query_len)
+    i = torch.arange(query_len, device=device)[:, None]
+    j = torch.arange(key_len, device=device)[None, :]
+    return j > i + offset
+
+
+class CrossModalLayer(nn.Module):
+    """One pre-LayerNorm transformer layer whose queries come from one sequence and keys/values from another.
+
+    x = x + Dropout_res(MHA(LN(x), LN(kv), LN(kv)))
+    x = x + Dropout_res(W2 Dropout_relu(ReLU(W1 LN(x))))
+    As in MulT, the same LayerNorm normalises the query and the key/value stream. With ``kv=None`` it is a
+    self-attention layer (q = kv = x).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, *, ffn_dim: int, attn_dropout: float,
+                 relu_dropout: float, res_dropout: float):
+        super().__init__()
+        self.attn_norm = nn.LayerNorm(d_model)
+        self.attn = nn.MultiheadAttention(d_model, n_heads, dropout=attn_dropout, batch_first=True)
+        self.ffn_norm = nn.LayerNorm(d_model)
+        self.ffn = nn.Sequential(
+            nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(relu_dropout), nn.Linear(ffn_dim, d_model))
+        self.res_dropout = nn.Dropout(res_dropout)
+
+    def forward(self, x: torch.Tensor, kv: torch.Tensor | None = None, *,
+                key_padding_mask: torch.Tensor | None = None,
+                attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, T_q, d); kv: (B, T_k, d) or None; key_padding_mask: (B, T_k) bool (True = ignore);
+        attn_mask: (T_q, T_k) bool (True = blocked). Returns (B, T_q, d)."""
+        q = self.attn_norm(x)
+        k = q if kv is None else self.attn_norm(kv)
+        attended, _ = self.attn(q, k, k, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
+                                need_weights=False)
+        x = x + self.res_dropout(attended)
+        return x + self.res_dropout(self.ffn(self.ffn_norm(x)))
+
+
+class CrossModalEncoder(nn.Module):
+    """A MulT-style stack of :class:`CrossModalLayer` with a final LayerNorm.
+
+    Inputs (query and key/value alike) are scaled by sqrt(d), given sinusoidal positions and embed-dropout;
+    the key/value stream is the same (encoded once) for every layer, while the query stream is updated layer
+    by layer. Call with ``kv=None`` for self-attention.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, n_layers: int, *, ffn_dim: int, attn_dropout: float,
+                 relu_dropout: float, res_dropout: float, embed_dropout: float):
+        super().__init__()
+        self.d_model = d_model
+        self.scale = math.sqrt(d_model)
+        self.positions = SinusoidalPositions(d_model)
+        self.embed_dropout = nn.Dropout(embed_dropout)
+        self.layers = nn.ModuleList(
+            CrossModalLayer(d_model, n_heads, ffn_dim=ffn_dim, attn_dropout=attn_dropout,
+                            relu_dropout=relu_dropout, res_dropout=res_dropout)
+            for _ in range(n_layers))
+        self.final_norm = nn.LayerNorm(d_model)
+
+    def _embed(self, seq: torch.Tensor) -> torch.Tensor:
+        pos = self.positions(seq.shape[1], device=seq.device, dtype=seq.dtype)
+        return self.embed_dropout(self.scale * seq + pos[None])
+
+    def forward(self, query: torch.Tensor, kv: torch.Tensor | None = None, *,
+                key_lengths: torch.Tensor | None = None, triangular: bool = False) -> torch.Tensor:
+        """query: (B, T_q, d); kv: (B, T_k, d) or None (self-attention, T_k = T_q).
+
+        key_lengths: (B,) real lengths of the key sequence; keys at positions >= length are masked.
+        None attends every key (the authors' behaviour). triangular: apply :func:`triangular_mask`.
+        Returns (B, T_q, d).
+        """
+        if query.dim() != 3 or query.shape[-1] != self.d_model:
+            raise ValueError(f"query must be (B, T_q, {self.d_model}), got {tuple(query.shape)}")
+        if kv is not None and (kv.dim() != 3 or kv.shape[0] != query.shape[0] or kv.shape[-1] != self.d_model):
+            raise ValueError(f"kv must be ({query.shape[0]}, T_k, {self.d_model}), got {tuple(kv.shape)}")
+        key_len = query.shape[1] if kv is None else kv.shape[1]
+        pad_mask = None if key_lengths is None else key_padding_mask(key_lengths, key_len)
+        attn_mask = triangular_mask(query.shape[1], key_len, device=query.device) if triangular else None
+        x = self._embed(query)
+        kv_in = None if kv is None else self._embed(kv)
+        for layer in self.layers:
+            x = layer(x, kv_in, key_padding_mask=pad_mask, attn_mask=attn_mask)
+        return self.final_norm(x)
+
+
+class MLPHead(nn.Module):
+    """in_dim -> hidden[0] -> ... -> hidden[-1] -> out_dim, GELU after each hidden Linear. (B, in) -> (B, out)."""
+
+    def __init__(self, in_dim: int, hidden: list[int], out_dim: int = 1):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = in_dim
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.GELU()]
+            width = h
+        layers.append(nn.Linear(width, out_dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
