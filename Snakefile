@@ -1,4 +1,5 @@
-# MFON pipeline: raw clip videos -> manifest -> acoustic, visual and text HDF5 features.
+# MFON pipeline: raw clip videos -> manifest -> acoustic, visual and text HDF5 features -> unimodal teachers
+# -> MFON runs (variants x seeds) -> metric tables.
 # The stages, their inputs, outputs and knobs are all in rules/*.smk; the logic lives in the mfon package.
 from snakemake.utils import min_version
 
@@ -12,9 +13,12 @@ include: "rules/common.smk"
 include: "rules/demo.smk"
 include: "rules/ingest.smk"
 include: "rules/features.smk"
+include: "rules/teachers.smk"
+include: "rules/mfon.smk"
+include: "rules/tables.smk"
 
 
 rule all:
     input:
-        [feature_targets(name) for name in config["targets"]],
+        [final_targets(name) for name in config["targets"]],
     default_target: True

@@ -23,8 +23,7 @@ from .atomic import atomic_path, write_tsv
 from .data import FeatureSources, SplitData, Standardizer, collate, feature_dims, fit_standardizer, load_split, \
     split_counts
 from .errors import MfonError
-from .features.text import resolve_text_model
-from .losses import mfon_loss
+from .losses import MFONLoss
 from .metrics import metrics_for
 from .models import ModelConfig, TeacherEncoder, build_model, distillation_targets, parameter_groups
 from .provenance import package_versions
@@ -77,10 +76,17 @@ class Loaders:
             yield collate(data, idx, self.max_len, target=self.target)
 
 
-def load_data(sources: FeatureSources, max_len: dict[str, int], standardize: bool) -> tuple[dict, Standardizer | None]:
-    standardizer = fit_standardizer(sources, max_len) if standardize else None
-    splits = {s: load_split(sources, s, max_len=max_len, standardizer=standardizer) for s in SPLITS}
+def load_data(sources: FeatureSources, max_len: dict[str, int], standardize: bool,
+              modalities: tuple[str, ...]) -> tuple[dict, Standardizer | None]:
+    standardizer = fit_standardizer(sources, max_len, modalities) if standardize else None
+    splits = {s: load_split(sources, s, max_len=max_len, standardizer=standardizer, modalities=modalities)
+              for s in SPLITS}
     return splits, standardizer
+
+
+def _runtime(runtime: dict) -> tuple[torch.device, bool]:
+    torch.set_num_threads(runtime.get("threads", 1))
+    return resolve_device(runtime["device"]), bool(runtime.get("bf16", False))
 
 
 # ------------------------------------------------------------------------------------------------------------ loop
@@ -215,27 +221,28 @@ def _adam(groups: dict[str, list], lr: dict[str, float], weight_decay: dict[str,
     return torch.optim.Adam(params, amsgrad=amsgrad)
 
 
-def _max_len(model_cfg: dict) -> dict[str, int]:
-    return {"visual": model_cfg["max_len"]["visual"], "acoustic": model_cfg["max_len"]["acoustic"]}
+
 
 
 # --------------------------------------------------------------------------------------------------------- teacher
-def train_teacher(sources: FeatureSources, modality: str, *, model: dict, training: dict, seed: int,
-                  out_dir: Path, metric_family: str = "mosi", text_model: str | None = None) -> dict:
+def train_teacher(sources: FeatureSources, modality: str, *, model: dict, training: dict, runtime: dict, seed: int,
+                  out_dir: Path, metric_family: str = "mosi") -> dict:
     """Train the unimodal teacher of ``modality`` ("visual" or "acoustic") on the sentiment label.
 
-    ``training["label"]`` "unimodal" trains on the modality's own label (CH-SIMS label_V / label_A).
+    ``training["label"] == "unimodal"`` trains on the modality's own label (CH-SIMS label_V / label_A).
     """
     out_dir = Path(out_dir)
     seed_everything(seed)
-    device = resolve_device(training["device"])
-    max_len = _max_len(model)
-    splits, standardizer = load_data(sources, max_len, training["standardize"])
-    target = modality if training.get("label") == "unimodal" else "label"
+    device, bf16 = _runtime(runtime)
+    max_len = {modality: model["max_len"][modality]}
+    splits, standardizer = load_data(sources, max_len, training["standardize"], (modality,))
+    target = modality if training["label"] == "unimodal" else "label"
     if target != "label" and modality not in splits["train"].unimodal_labels:
-        raise MfonError(f"teacher label 'unimodal' needs column label_{modality[0].upper()} in {sources.manifest}")
+        raise MfonError(f"teacher_training.label 'unimodal' needs column label_{modality[0].upper()} filled in "
+                        f"{sources.manifest}")
     loaders = Loaders(splits, max_len, training["batch_size"], target=target)
-    config = ModelConfig.from_dict({**model, "input_dims": feature_dims(sources), "text_model": None})
+    config = ModelConfig.from_dict({**model, f"d_{modality}": feature_dims(sources, (modality,))[modality],
+                                    "modalities": [modality], "guide": modality})
     teacher = TeacherEncoder(config, modality).to(device)
     optimizer = torch.optim.Adam(teacher.parameters(), lr=training["lr"], weight_decay=training["weight_decay"],
                                  amsgrad=training["amsgrad"])
@@ -248,19 +255,19 @@ def train_teacher(sources: FeatureSources, modality: str, *, model: dict, traini
 
     history, best_epoch = fit(teacher, loss_terms=loss_terms, forward=forward, optimizer=optimizer,
                               loaders=loaders, epochs=training["epochs"], grad_accum=1, accumulation="mean",
-                              patience=training.get("early_stopping_patience"), device=device,
-                              bf16=training["bf16"], seed=seed, metric_family=metric_family)
-    preds = {s: predict(teacher, forward, loaders, s, device, training["bf16"]) for s in ("valid", "test")}
-    provenance = sources.provenance()
+                              patience=training["early_stopping_patience"], device=device, bf16=bf16, seed=seed,
+                              metric_family=metric_family)
+    preds = {s: predict(teacher, forward, loaders, s, device, bf16) for s in ("valid", "test")}
     save_checkpoint(out_dir / "checkpoint.pt", kind="teacher", model=teacher.cpu(),
                     config={"model": config.to_dict(), "training": training, "modality": modality, "seed": seed},
-                    provenance=provenance, standardizer=standardizer)
+                    provenance=sources.provenance((modality,)), standardizer=standardizer)
     return _write_outputs(out_dir, loaders, preds, history, metric_family, {
         "kind": "teacher", "modality": modality, "seed": seed, "best_epoch": best_epoch,
         "clips": split_counts(sources), "device": str(device)})
 
 
 def load_teacher(path: Path, sources: FeatureSources, d_model: int) -> TeacherEncoder:
+    """A frozen teacher; refuses one trained on other features or with another width."""
     state = load_checkpoint(path, kind="teacher", sources=sources, modalities=("visual", "acoustic"))
     config = ModelConfig.from_dict(state["config"]["model"])
     if config.d_model != d_model:
@@ -275,22 +282,19 @@ def load_teacher(path: Path, sources: FeatureSources, d_model: int) -> TeacherEn
 
 # ------------------------------------------------------------------------------------------------------------ MFON
 def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dict, training: dict, loss: dict,
-               seed: int, out_dir: Path, text_model: str, metric_family: str = "mosi", variant: str = "mfon") -> dict:
-    """Train one MFON variant with the given (frozen) teacher checkpoints."""
+               runtime: dict, seed: int, out_dir: Path, metric_family: str = "mosi", variant: str = "mfon") -> dict:
+    """Train one MFON variant, distilling from the given (frozen) teacher checkpoints."""
     out_dir = Path(out_dir)
     seed_everything(seed)
-    device = resolve_device(training["device"])
-    max_len = _max_len(model)
-    splits, standardizer = load_data(sources, max_len, training["standardize"])
+    device, bf16 = _runtime(runtime)
+    max_len = {m: model["max_len"][m] for m in ("visual", "acoustic")}
+    splits, standardizer = load_data(sources, max_len, training["standardize"], ("text", "visual", "acoustic"))
     loaders = Loaders(splits, max_len, training["batch_size"])
-    config = ModelConfig.from_dict({**model, "input_dims": feature_dims(sources),
-                                    "text_model": resolve_text_model(text_model)})
+    dims = feature_dims(sources)
+    config = ModelConfig.from_dict({**model, "d_visual": dims["visual"], "d_acoustic": dims["acoustic"]})
     net = build_model(config).to(device)
-    needs_teachers = loss["alpha"] > 0 and any(m in teachers for m in config.optimised_modalities)
-    frozen = {m: load_teacher(p, sources, config.d_model).to(device) for m, p in teachers.items()
-              if m in config.optimised_modalities} if needs_teachers else {}
-    groups = parameter_groups(net)
-    optimizer = _adam(groups, training["lr"], training["weight_decay"], training["amsgrad"])
+    objective = MFONLoss(loss)
+    frozen = {m: load_teacher(p, sources, config.d_model).to(device) for m, p in teachers.items()}
 
     def forward(batch):
         return net(batch).prediction
@@ -298,17 +302,20 @@ def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dic
     def loss_terms(batch):
         output = net(batch)
         targets = distillation_targets(frozen, batch, config.fidelity) if frozen else {}
-        return mfon_loss(output, batch["label"], targets, **loss)
+        terms = objective(output, batch["label"], targets)
+        return {"total": terms.pop("loss"), **terms}
 
+    groups = parameter_groups(net)
+    optimizer = _adam(groups, training["lr"], training["weight_decay"], training["amsgrad"])
     history, best_epoch = fit(net, loss_terms=loss_terms, forward=forward, optimizer=optimizer, loaders=loaders,
                               epochs=training["epochs"], grad_accum=training["grad_accum"],
                               accumulation="sum" if config.fidelity == "paper" else "mean",
-                              patience=training.get("early_stopping_patience"), device=device,
-                              bf16=training["bf16"], seed=seed, metric_family=metric_family)
-    preds = {s: predict(net, forward, loaders, s, device, training["bf16"]) for s in ("valid", "test")}
+                              patience=training["early_stopping_patience"], device=device, bf16=bf16, seed=seed,
+                              metric_family=metric_family)
+    preds = {s: predict(net, forward, loaders, s, device, bf16) for s in ("valid", "test")}
     save_checkpoint(out_dir / "checkpoint.pt", kind="mfon", model=net.cpu(),
                     config={"model": config.to_dict(), "training": training, "loss": loss, "seed": seed,
-                            "variant": variant, "text_model": text_model},
+                            "variant": variant},
                     provenance=sources.provenance(), standardizer=standardizer)
     return _write_outputs(out_dir, loaders, preds, history, metric_family, {
         "kind": "mfon", "variant": variant, "seed": seed, "best_epoch": best_epoch,

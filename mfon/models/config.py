@@ -46,7 +46,9 @@ class ModelConfig:
         d_model: shared width d after projection. n_heads: attention heads (d_model % n_heads == 0).
         ffn_multiplier: feed-forward width = ffn_multiplier * d (the authors use d -> d, i.e. 1).
         d_visual, d_acoustic: per-frame input feature sizes.
-        max_len: per modality, the longest sequence the model accepts; it is also the prompt length T_m.
+        max_len: per modality, the prompt length T_m; visual/acoustic sequences longer than it are refused.
+            Text is not limited by it (its length is set by tokenisation); max_len["text"] is only the length
+            of text's prompt when text is an optimised modality (non-text guide).
         fusion_hidden: hidden widths of the fusion MLP ([guide; Z_m...] -> hidden... -> 1, GELU).
         teacher_head_hidden: hidden widths of a teacher's (and unimodal variant's) regression head.
     Depths
@@ -202,7 +204,10 @@ class ModelConfig:
             if m not in self.teacher_dropout:
                 raise err(f"teacher_dropout has no entry for modality {m!r}")
             _check_prob(f"teacher_dropout[{m!r}]", self.teacher_dropout[m])
+        # Frame modalities are padded to max_len; text needs it only as the length of its prompt.
         for m in mods:
+            if m == "text" and not (self.use_prompt and "text" in self.optimised):
+                continue
             if m not in self.max_len:
                 raise err(f"max_len has no entry for modality {m!r}")
             _check_count(f"max_len[{m!r}]", self.max_len[m])

@@ -79,7 +79,6 @@ class TextEncoder(nn.Module):
         hidden = self.bert.config.hidden_size
         self.proj = nn.Linear(hidden, config.d_model)
         self.dropout = nn.Dropout(config.text_dropout)
-        self.max_len = config.max_len["text"]
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -95,8 +94,6 @@ class TextEncoder(nn.Module):
         if token_type_ids is not None and token_type_ids.shape != input_ids.shape:
             raise ValueError(f"text_token_type_ids {tuple(token_type_ids.shape)} must match "
                              f"text_input_ids {tuple(input_ids.shape)}")
-        if input_ids.shape[1] > self.max_len:
-            raise ValueError(f"text has {input_ids.shape[1]} tokens, more than max_len['text'] = {self.max_len}")
         lengths = attention_mask.long().sum(dim=1)
         keep = max(int(lengths.max()) if lengths.numel() else 1, 1)
         ids = input_ids[:, :keep].long()
