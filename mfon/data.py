@@ -46,7 +46,7 @@ class FeatureSources:
         out = {}
         for modality in modalities:
             with FeatureFile(getattr(self, modality)) as ff:
-                out[modality] = {"config_hash": ff.attrs["config_hash"],
+                out[modality] = {"config_hash": ff.attrs["config_hash"], "settings": ff.settings,
                                  "manifest_sha256": ff.attrs["manifest_sha256"],
                                  "dims": len(ff.attrs.get("dim_names", [])) or int(ff.attrs.get("max_length", 0)),
                                  "feature_set": ff.attrs.get("feature_set", ff.attrs.get("tokenizer", ""))}
