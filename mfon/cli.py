@@ -1,4 +1,4 @@
-"""Command line: `mfon inspect FILE.h5`, `mfon demo ROOT`."""
+"""Command line: `mfon inspect FILE.h5`, `mfon demo ROOT`, `mfon predict RUN_DIR VIDEO --text ...`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ def _demo(args: argparse.Namespace) -> None:
     print(labels)
 
 
+def _predict(args: argparse.Namespace) -> None:
+    import json
+
+    from .predict import format_result, predict_clip
+
+    result = predict_clip(args.run, args.video, args.text, with_teachers=args.teachers)
+    print(json.dumps(result, indent=2) if args.json else format_result(result))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfon", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -36,6 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clips-per-speaker", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_demo)
+    p = sub.add_parser("predict", help="sentiment of one clip by a trained MFON run (its own feature settings)")
+    p.add_argument("run", type=Path, help="MFON run folder (results/<dataset>/mfon/<variant>/seed<S>) or its "
+                                          "checkpoint.pt")
+    p.add_argument("video", type=Path, help="the clip (video with an audio track)")
+    p.add_argument("--text", default=None, help="the clip's transcript (needed by models that read text)")
+    p.add_argument("--teachers", action="store_true",
+                   help="also run the unimodal teachers of the same seed (results/<dataset>/teachers/...)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_predict)
     return parser
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from .atomic import write_tsv
 from .errors import MfonError
-from .metrics import PERCENT_METRICS
+from .metrics import MOSI_KEYS, PERCENT_METRICS, SIMS_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,9 @@ def build_table(runs: dict[str, list[Path]], out_csv: Path, *, dataset: str, spl
         results = [json.loads(Path(p).read_text()) for p in paths]
         if not results:
             raise MfonError(f"variant {variant!r} has no finished run")
-        names = list(results[0][split])
+        present = list(results[0][split])
+        order = next((keys for keys in (MOSI_KEYS, SIMS_KEYS) if set(keys) == set(present)), sorted(present))
+        names = list(order)
         row: dict = {"dataset": dataset, "variant": variant, "split": split, "n_seeds": len(results),
                      "seeds": " ".join(str(r["seed"]) for r in results)}
         for name in names:

@@ -1,0 +1,201 @@
+"""`mfon predict`: one new clip through the run's own feature path gives the run's own prediction for it.
+
+A tiny real run is built with the pipeline's functions (demo clips -> ingest -> acoustic/visual extraction ->
+tokenization -> clip status -> teachers -> MFON, laid out under results/<dataset>/ like the workflow), then a clip
+of its valid/test split is predicted from its video and transcript alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mfon.atomic import read_tsv
+from mfon.data import FeatureSources
+from mfon.demo import generate_demo_corpus
+from mfon.errors import MfonError
+from mfon.extraction import extract_shard
+from mfon.features.text import tokenize_manifest
+from mfon.manifest import ingest, write_ingest
+from mfon.predict import predict_clip
+from mfon.qc import clip_status
+from mfon.training import train_mfon, train_teacher
+
+from mediafactory import write_clip
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DATASET = "tiny"
+SEED = 7
+SETTINGS = {
+    "acoustic": {"feature_set": "eGeMAPSv02", "sample_rate": 16000, "pool_rate": 25},
+    "visual": {"backend": "mediapipe", "fps": 5, "max_side": 640, "min_detection_confidence": 0.5,
+               "no_face_policy": "keep", "device": "cpu"},
+    "text": {"model": "packaged:all-MiniLM-L6-v2", "max_length": 16},
+}
+# max_len below the clips' lengths (1-1.5 s: 5-8 visual frames at 5 fps, 25-38 acoustic frames at 25 Hz),
+# so that truncation is part of what must match.
+MODEL = {"d_model": 16, "n_heads": 2, "max_len": {"text": 16, "visual": 6, "acoustic": 30},
+         "mpa_layers": {"visual": 1, "acoustic": 1}, "teacher_layers": {"visual": 1, "acoustic": 1},
+         "teacher_dropout": {"visual": 0.0, "acoustic": 0.0}, "fusion_hidden": [16], "teacher_head_hidden": [8],
+         "text_model": "packaged:all-MiniLM-L6-v2"}
+RUNTIME = {"device": "cpu", "bf16": False, "gpus": 0, "threads": 1}
+TEACHER_TRAINING = {"epochs": 1, "batch_size": 8, "lr": 0.005, "weight_decay": 0.0, "amsgrad": True,
+                    "label": "label", "early_stopping_patience": None, "standardize": True}
+TRAINING = {"epochs": 1, "batch_size": 8, "grad_accum": 1, "amsgrad": False, "early_stopping_patience": None,
+            "standardize": True, "lr": {"text": 1e-4, "acoustic": 1e-3, "visual": 1e-3, "fusion": 1e-3},
+            "weight_decay": {"text": 0.0, "acoustic": 0.0, "visual": 0.0, "fusion": 0.0}}
+LOSS = {"alpha": 0.5, "beta": 0.5}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A finished tiny run: (run folder, manifest rows by key, predictions by key)."""
+    tmp = tmp_path_factory.mktemp("predict")
+    label_csv = generate_demo_corpus(tmp / "data", n_speakers=3, clips_per_speaker=2, min_duration=1.0,
+                                     max_duration=1.5, seed=1)
+    base = tmp / "results" / DATASET
+    sources = FeatureSources.for_dataset(tmp / "results", DATASET)
+    (base / "qc").mkdir(parents=True)
+    (base / "features").mkdir()
+    write_ingest(ingest(label_csv, tmp / "data"), sources.manifest, base / "qc" / "rejected.tsv")
+    for modality in ("acoustic", "visual"):
+        extract_shard(sources.manifest, getattr(sources, modality), base / "qc" / f"{modality}_report.tsv",
+                      modality=modality, dataset=DATASET, settings=SETTINGS[modality],
+                      no_face_policy=SETTINGS[modality].get("no_face_policy", "keep"))
+    tokenize_manifest(sources.manifest, sources.text, dataset=DATASET, settings=SETTINGS["text"])
+    clip_status(base / "qc" / "rejected.tsv", sources.manifest, base / "qc" / "acoustic_report.tsv",
+                base / "qc" / "visual_report.tsv", sources.text, sources.clip_status)
+    teachers = {}
+    for modality in ("visual", "acoustic"):
+        out = base / "teachers" / modality / f"seed{SEED}"
+        train_teacher(sources, modality, model=MODEL, training=TEACHER_TRAINING, runtime=RUNTIME, seed=SEED,
+                      out_dir=out)
+        teachers[modality] = out / "checkpoint.pt"
+    run_dir = base / "mfon" / "mfon" / f"seed{SEED}"
+    train_mfon(sources, teachers, model={**MODEL, "modalities": ["text", "visual", "acoustic"], "guide": "text"},
+               training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=SEED, out_dir=run_dir, variant="mfon")
+    manifest = {r["key"]: r for r in read_tsv(sources.manifest)}
+    predictions = {r["key"]: float(r["prediction"]) for r in read_tsv(run_dir / "predictions.tsv")}
+    return run_dir, manifest, predictions
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "mfon.cli", "predict", *map(str, args)], capture_output=True,
+                          text=True, env=env, cwd=PROJECT_ROOT, timeout=120)
+
+
+def test_prediction_of_a_held_out_clip_matches_the_runs_own(run):
+    run_dir, manifest, predictions = run
+    assert predictions, "the run predicted no valid/test clip"
+    for key, expected in predictions.items():
+        clip = manifest[key]
+        result = predict_clip(run_dir, Path(clip["media_path"]), clip["text"], with_teachers=True)
+        assert np.isfinite(result["sentiment"])
+        assert result["sentiment"] == pytest.approx(expected, abs=1e-4), key
+        assert set(result["teachers"]) == {"visual", "acoustic"}
+        assert all(np.isfinite(v) for v in result["teachers"].values())
+        assert result["frames"] == {"visual": min(6, result["frames_extracted"]["visual"]),
+                                    "acoustic": min(30, result["frames_extracted"]["acoustic"])}
+        assert 0.0 <= result["face_fraction"] <= 1.0
+        assert (result["variant"], result["seed"]) == ("mfon", SEED)
+
+
+def test_teacher_scores_match_the_teachers_own_predictions(run):
+    run_dir, manifest, _ = run
+    teachers = run_dir.parents[2] / "teachers"
+    key, expected = next(iter({r["key"]: float(r["prediction"])
+                               for r in read_tsv(teachers / "acoustic" / f"seed{SEED}" / "predictions.tsv")}.items()))
+    clip = manifest[key]
+    result = predict_clip(run_dir / "checkpoint.pt", Path(clip["media_path"]), clip["text"], with_teachers=True)
+    assert result["teachers"]["acoustic"] == pytest.approx(expected, abs=1e-4)
+    visual = {r["key"]: float(r["prediction"])
+              for r in read_tsv(teachers / "visual" / f"seed{SEED}" / "predictions.tsv")}
+    assert result["teachers"]["visual"] == pytest.approx(visual[key], abs=1e-4)
+
+
+def test_unimodal_variant_needs_neither_transcript_nor_face(run):
+    run_dir, manifest, _ = run
+    sources = FeatureSources.for_dataset(run_dir.parents[3], DATASET)
+    out = run_dir.parents[1] / "acoustic_only" / f"seed{SEED}"
+    train_mfon(sources, {}, model={**MODEL, "modalities": ["acoustic"], "guide": "acoustic"}, training=TRAINING,
+               loss={"alpha": 0.0, "beta": 0.0}, runtime=RUNTIME, seed=SEED, out_dir=out, variant="acoustic_only")
+    row = read_tsv(out / "predictions.tsv")[0]
+    result = predict_clip(out, Path(manifest[row["key"]]["media_path"]), None)
+    assert result["sentiment"] == pytest.approx(float(row["prediction"]), abs=1e-4)
+    assert result["frames"] == {"acoustic": 30} and result["face_fraction"] is None
+    assert result["variant"] == "acoustic_only"
+
+
+def test_cli_prints_the_same_number_as_json_and_a_summary(run):
+    run_dir, manifest, predictions = run
+    key = next(iter(predictions))
+    clip = manifest[key]
+    proc = _cli(run_dir, clip["media_path"], "--text", clip["text"], "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["sentiment"] == pytest.approx(predictions[key], abs=1e-4)
+    assert "teachers" not in result
+    proc = _cli(run_dir / "checkpoint.pt", clip["media_path"], "--text", clip["text"], "--teachers")
+    assert proc.returncode == 0, proc.stderr
+    assert f"sentiment: {predictions[key]:+.3f}" in proc.stdout
+    assert "teachers:  visual" in proc.stdout and "frames:" in proc.stdout and "face:" in proc.stdout
+
+
+def test_errors_name_the_file(run, tmp_path):
+    run_dir, manifest, predictions = run
+    clip = manifest[next(iter(predictions))]
+    video, text = Path(clip["media_path"]), clip["text"]
+    with pytest.raises(MfonError, match="run folder or checkpoint not found: .*nowhere"):
+        predict_clip(tmp_path / "nowhere", video, text)
+    (tmp_path / "empty_run").mkdir()
+    with pytest.raises(MfonError, match="holds no checkpoint.pt"):
+        predict_clip(tmp_path / "empty_run", video, text)
+    teacher = run_dir.parents[2] / "teachers" / "visual" / f"seed{SEED}"
+    with pytest.raises(MfonError, match="is a teacher checkpoint, expected mfon"):
+        predict_clip(teacher, video, text)
+    silent = write_clip(tmp_path / "silent.mp4", seconds=1.0, audio=False)
+    with pytest.raises(MfonError, match=f"{silent}: has no audio stream"):
+        predict_clip(run_dir, silent, text)
+    with pytest.raises(MfonError, match="pass it with --text"):
+        predict_clip(run_dir, video, "  ")
+    # Teachers of another seed are not there: the message names the expected path.
+    other = tmp_path / "results" / DATASET / "mfon" / "mfon" / f"seed{SEED}"
+    other.mkdir(parents=True)
+    (other / "checkpoint.pt").symlink_to(run_dir / "checkpoint.pt")
+    expected = tmp_path / "results" / DATASET / "teachers" / "visual" / f"seed{SEED}" / "checkpoint.pt"
+    with pytest.raises(MfonError, match=f"teacher checkpoint not found: {expected}"):
+        predict_clip(other, video, text, with_teachers=True)
+    proc = _cli(run_dir, silent, "--text", text)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"mfon: error: {silent}: has no audio stream")
+
+
+def test_checkpoint_without_recorded_feature_settings_is_refused(run, tmp_path):
+    import torch
+
+    run_dir, manifest, predictions = run
+    state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    for modality in ("text", "visual", "acoustic"):
+        del state["provenance"][modality]["settings"]
+    torch.save(state, tmp_path / "old.pt")
+    clip = manifest[next(iter(predictions))]
+    with pytest.raises(MfonError, match="does not record the .* feature settings"):
+        predict_clip(tmp_path / "old.pt", Path(clip["media_path"]), clip["text"])
+
+
+def test_real_mosi_clip_gives_a_finite_score(run, shared_data):
+    run_dir, _, _ = run
+    video = shared_data / "mosi_clips" / "Oz06ZWiO20M_6.mp4"
+    text = ("and sucker punch is a failer but like a really ambitious weird the interesting idiosyncratic "
+            "failure")
+    result = predict_clip(run_dir, video, text, with_teachers=True)
+    assert np.isfinite(result["sentiment"]) and all(np.isfinite(v) for v in result["teachers"].values())
+    assert result["frames_extracted"]["visual"] > result["frames"]["visual"] == 6  # 7.5 s at 5 fps, truncated
+    assert result["face_fraction"] > 0.5

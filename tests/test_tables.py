@@ -1,0 +1,41 @@
+"""Metric tables: mean and population std over seeds, percent metrics x100, clip counts."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from mfon.errors import MfonError
+from mfon.tables import build_table
+
+CLIPS = {"train": {"clips": 10, "used": 9, "quarantined": 1}, "valid": {"clips": 3, "used": 3, "quarantined": 0},
+         "test": {"clips": 4, "used": 4, "quarantined": 0}}
+
+
+def run(tmp_path, name, seed, acc, mae):
+    path = tmp_path / name / f"seed{seed}" / "metrics.json"
+    path.parent.mkdir(parents=True)
+    metrics = {"MAE": mae, "Has0_acc_2": acc, "Corr": 0.5}
+    path.write_text(json.dumps({"seed": seed, "test": metrics, "valid": metrics, "clips": CLIPS}))
+    return path
+
+
+def test_mean_and_population_std_with_percent_scaling(tmp_path):
+    runs = {"mfon": [run(tmp_path, "mfon", 1111, 0.80, 0.70), run(tmp_path, "mfon", 1112, 0.84, 0.74)],
+            "text_only": [run(tmp_path, "text_only", 1111, 0.75, 0.9)]}
+    rows = build_table(runs, tmp_path / "t.csv", dataset="demo")
+    mfon = rows[0]
+    assert mfon["Has0_acc_2_mean"] == pytest.approx(82.0) and mfon["Has0_acc_2_std"] == pytest.approx(2.0)
+    assert mfon["MAE_mean"] == pytest.approx(0.72) and mfon["MAE_std"] == pytest.approx(0.02)  # ddof=0
+    assert mfon["n_seeds"] == 2 and mfon["seeds"] == "1111 1112"
+    assert mfon["clips_train"] == 9 and mfon["quarantined_train"] == 1
+    with open(tmp_path / "t.csv", newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert [r["variant"] for r in table] == ["mfon", "text_only"] and table[1]["Has0_acc_2_std"] == "0.0"
+
+
+def test_variant_without_runs_is_an_error(tmp_path):
+    with pytest.raises(MfonError, match="no finished run"):
+        build_table({"mfon": []}, tmp_path / "t.csv", dataset="demo")
