@@ -13,8 +13,10 @@ include: "rules/common.smk"
 include: "rules/demo.smk"
 include: "rules/ingest.smk"
 include: "rules/features.smk"
+include: "rules/import.smk"
 include: "rules/teachers.smk"
 include: "rules/mfon.smk"
+include: "rules/search.smk"
 include: "rules/tables.smk"
 
 

@@ -43,3 +43,19 @@ def variant_settings(settings: dict, variant: str) -> dict:
 def teachers_needed(optimised: list[str], alpha: float) -> list[str]:
     """Teachers a variant distils from: the optimised non-text modalities, when L_va is on."""
     return [m for m in ("visual", "acoustic") if m in optimised] if alpha > 0 else []
+
+
+def search_trial_settings(settings: dict, trial: int) -> dict:
+    """Run settings of search trial ``trial``: the full model with the trial's sampled overrides."""
+    from .search import apply_overrides, sample_trial
+
+    search = settings["experiment"]["search"]
+    overrides = sample_trial(search["space"], search["seed"], trial)
+    return {**variant_settings(apply_overrides(settings, overrides), "mfon"), "overrides": overrides}
+
+
+def tuned_settings(settings: dict, overrides: dict) -> dict:
+    """Run settings of the full model with the search's winning overrides."""
+    from .search import apply_overrides
+
+    return variant_settings(apply_overrides(settings, overrides), "mfon")

@@ -37,6 +37,12 @@ def build_extractor(modality: str, settings: dict) -> FeatureExtractor:
     if modality == "visual":
         from .features.visual import make_visual_extractor
 
+        if settings["backend"] in ("openface_csv", "facet_export"):
+            from .importers.facial_csv import make_csv_visual_extractor
+
+            return make_csv_visual_extractor(settings["backend"], csv_root=settings["csv_root"],
+                                             columns=settings["columns"], csv_extension=settings["csv_extension"],
+                                             fps=settings["fps"])
         options = {"max_side": settings["max_side"]}
         if settings["backend"] == "mediapipe":
             options["min_detection_confidence"] = settings["min_detection_confidence"]

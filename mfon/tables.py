@@ -11,6 +11,7 @@ import numpy as np
 from .atomic import write_tsv
 from .errors import MfonError
 from .metrics import MOSI_KEYS, PERCENT_METRICS, SIMS_KEYS
+from .paper import paper_numbers
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +20,13 @@ def _scaled(name: str, value: float) -> float:
     return value * 100.0 if name in PERCENT_METRICS else value
 
 
-def build_table(runs: dict[str, list[Path]], out_csv: Path, *, dataset: str, split: str = "test") -> list[dict]:
+def build_table(runs: dict[str, list[Path]], out_csv: Path, *, dataset: str, split: str = "test",
+                paper: str | None = None) -> list[dict]:
     """``runs`` maps variant -> metrics.json of its seeds. Percent metrics are x100; MAE and Corr stay values.
 
-    Standard deviations are population std (numpy's default, ddof=0) as the field reports them.
+    Standard deviations are population std (numpy's default, ddof=0) as the field reports them. With ``paper``
+    ("mosi", "mosei", "sims"), each metric the paper reports for the variant gets ``<metric>_paper`` and
+    ``<metric>_diff`` (ours minus the paper's) columns beside it.
     """
     rows = []
     for variant, paths in runs.items():
@@ -38,6 +42,10 @@ def build_table(runs: dict[str, list[Path]], out_csv: Path, *, dataset: str, spl
             values = np.array([_scaled(name, r[split][name]) for r in results], dtype=np.float64)
             row[f"{name}_mean"] = round(float(values.mean()), 4)
             row[f"{name}_std"] = round(float(values.std(ddof=0)), 4)
+            published = paper_numbers(paper, variant).get(name)
+            if published is not None:
+                row[f"{name}_paper"] = published
+                row[f"{name}_diff"] = round(row[f"{name}_mean"] - published, 4)
         clips = results[0]["clips"]
         for s in ("train", "valid", "test"):
             row[f"clips_{s}"] = clips.get(s, {}).get("used", 0)

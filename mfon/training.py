@@ -76,12 +76,13 @@ class Loaders:
             yield collate(data, idx, self.max_len, target=self.target)
 
 
-def load_data(sources: FeatureSources, max_len: dict[str, int], standardize: bool,
-              modalities: tuple[str, ...]) -> tuple[dict, Standardizer | None]:
+def load_data(sources: FeatureSources, max_len: dict[str, int], standardize: bool, modalities: tuple[str, ...],
+              splits: tuple[str, ...] = SPLITS) -> tuple[dict, Standardizer | None]:
+    """The splits in memory; a split left out of ``splits`` is never read (its labels included)."""
     standardizer = fit_standardizer(sources, max_len, modalities) if standardize else None
-    splits = {s: load_split(sources, s, max_len=max_len, standardizer=standardizer, modalities=modalities)
-              for s in SPLITS}
-    return splits, standardizer
+    data = {s: load_split(sources, s, max_len=max_len, standardizer=standardizer, modalities=modalities)
+            for s in splits}
+    return data, standardizer
 
 
 def _runtime(runtime: dict) -> tuple[torch.device, bool]:
@@ -282,13 +283,18 @@ def load_teacher(path: Path, sources: FeatureSources, d_model: int) -> TeacherEn
 
 # ------------------------------------------------------------------------------------------------------------ MFON
 def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dict, training: dict, loss: dict,
-               runtime: dict, seed: int, out_dir: Path, metric_family: str = "mosi", variant: str = "mfon") -> dict:
-    """Train one MFON variant, distilling from the given (frozen) teacher checkpoints."""
+               runtime: dict, seed: int, out_dir: Path, metric_family: str = "mosi", variant: str = "mfon",
+               eval_splits: tuple[str, ...] = ("valid", "test")) -> dict:
+    """Train one MFON variant, distilling from the given (frozen) teacher checkpoints.
+
+    ``eval_splits=("valid",)`` (hyperparameter search) never reads the test split at all.
+    """
     out_dir = Path(out_dir)
     seed_everything(seed)
     device, bf16 = _runtime(runtime)
     max_len = {m: model["max_len"][m] for m in ("visual", "acoustic")}
-    splits, standardizer = load_data(sources, max_len, training["standardize"], ("text", "visual", "acoustic"))
+    splits, standardizer = load_data(sources, max_len, training["standardize"], ("text", "visual", "acoustic"),
+                                     ("train", *eval_splits))
     loaders = Loaders(splits, max_len, training["batch_size"])
     dims = feature_dims(sources)
     config = ModelConfig.from_dict({**model, "d_visual": dims["visual"], "d_acoustic": dims["acoustic"]})
@@ -312,7 +318,7 @@ def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dic
                               accumulation="sum" if config.fidelity == "paper" else "mean",
                               patience=training["early_stopping_patience"], device=device, bf16=bf16, seed=seed,
                               metric_family=metric_family)
-    preds = {s: predict(net, forward, loaders, s, device, bf16) for s in ("valid", "test")}
+    preds = {s: predict(net, forward, loaders, s, device, bf16) for s in eval_splits}
     save_checkpoint(out_dir / "checkpoint.pt", kind="mfon", model=net.cpu(),
                     config={"model": config.to_dict(), "training": training, "loss": loss, "seed": seed,
                             "variant": variant},

@@ -3,7 +3,8 @@ import re
 from pathlib import Path
 
 from mfon.config import dataset_settings, validate_config
-from mfon.experiment import teacher_settings, variant_settings
+from mfon.experiment import search_trial_settings, teacher_settings, variant_settings
+from snakemake.exceptions import WorkflowError
 from mfon.models import VARIANTS
 
 validate_config(config)
@@ -17,14 +18,23 @@ def _dataset_file_dir(name):
 
 DATASETS = {name: dataset_settings(config, name, _dataset_file_dir(name)) for name in config["datasets"]}
 DEMO_ROOTS = {s["root"]: s for s in DATASETS.values() if "demo" in s}
+RAW_DATASETS = [n for n, s in DATASETS.items() if s["source"]["kind"] == "raw"]
+IMPORTED_DATASETS = [n for n, s in DATASETS.items() if s["source"]["kind"] == "mmsa_pickle"]
+
+
+def one_of(names):
+    """A wildcard regex matching exactly ``names`` (and nothing when the list is empty)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
+
 MODALITIES = ["acoustic", "visual", "text"]
 
 
 wildcard_constraints:
-    dataset="|".join(map(re.escape, DATASETS)),
+    dataset=one_of(DATASETS),
     modality="acoustic|visual",
     seed=r"\d+",
-    variant="|".join(VARIANTS),
+    variant=one_of(VARIANTS),
+    trial=r"\d+",
     shard=r"\d+",
     n_shards=r"\d+",
 
@@ -50,7 +60,12 @@ def feature_targets(dataset):
 
 
 def final_targets(dataset):
-    return [*feature_targets(dataset), f"results/{dataset}_table.csv"]
+    targets = [*feature_targets(dataset), f"results/{dataset}_table.csv"]
+    if DATASETS[dataset]["experiment"]["ablation_variants"]:
+        targets.append(f"results/{dataset}_ablation.csv")
+    if search_enabled(dataset):
+        targets.append(f"results/{dataset}_search.csv")
+    return targets
 
 
 # Modules every extraction job runs (listed as inputs of both shard rules).
@@ -81,12 +96,52 @@ def feature_files(dataset, modalities=("text", "visual", "acoustic")):
     return files
 
 
+def teachers_for(dataset, variant, seed):
+    needed = variant_settings(DATASETS[dataset], variant)["teachers"]
+    return [f"results/{dataset}/teachers/{m}/seed{seed}/checkpoint.pt" for m in needed]
+
+
 def teacher_checkpoints(w):
-    needed = variant_settings(settings(w), w.variant)["teachers"]
-    return [f"results/{w.dataset}/teachers/{m}/seed{w.seed}/checkpoint.pt" for m in needed]
+    return teachers_for(w.dataset, w.variant, w.seed)
 
 
-def table_runs(w):
-    experiment = settings(w)["experiment"]
-    return [f"results/{w.dataset}/mfon/{v}/seed{s}/metrics.json"
-            for v in experiment["variants"] for s in experiment["seeds"]]
+def search_enabled(dataset):
+    return DATASETS[dataset]["experiment"]["search"]["trials"] > 0
+
+
+def search_seed(dataset):
+    return DATASETS[dataset]["experiment"]["seeds"][0]
+
+
+def run_folder(dataset, variant):
+    """Where a variant's runs live; with a search, the full model's row is the retrained winner."""
+    if variant == "mfon" and search_enabled(dataset):
+        return f"results/{dataset}/mfon_tuned"
+    return f"results/{dataset}/mfon/{variant}"
+
+
+def table_runs(which):
+    def runs(w):
+        experiment = settings(w)["experiment"]
+        return [f"{run_folder(w.dataset, v)}/seed{s}/metrics.json"
+                for v in experiment[which] for s in experiment["seeds"]]
+
+    return runs
+
+
+def search_trials(w):
+    n = settings(w)["experiment"]["search"]["trials"]
+    return [f"results/{w.dataset}/search/trial{t}/metrics.json" for t in range(n)]
+
+
+def mmsa_pickle(w):
+    """The dataset's pickle; a missing one stops the run (dry runs too) saying where to put it."""
+    source = settings(w)["source"]
+    path = source["pickle"]
+    if not Path(path).is_file():
+        raise WorkflowError(
+            f"dataset {w.dataset!r}: MMSA feature pickle not found at {path!r}. Put MMSA's processed "
+            f"{Path(path).name} there (or set source.pickle in {config['datasets'][w.dataset]}); "
+            "see README 'Reproducing the paper'."
+        )
+    return path

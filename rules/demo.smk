@@ -10,7 +10,7 @@ rule demo_corpus:
     params:
         demo=lambda w: DEMO_ROOTS[w.demo_root]["demo"],
     wildcard_constraints:
-        demo_root="|".join(map(re.escape, DEMO_ROOTS)) or "(?!)",
+        demo_root=one_of(DEMO_ROOTS),
     conda:
         "../envs/mfon.yaml"
     log:

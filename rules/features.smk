@@ -12,6 +12,8 @@ rule acoustic_features_shard:
     params:
         acoustic=lambda w: settings(w)["acoustic"],
         compression_level=lambda w: settings(w)["extraction"]["compression_level"],
+    wildcard_constraints:
+        dataset=one_of(RAW_DATASETS),
     conda:
         "../envs/mfon.yaml"
     log:
@@ -27,13 +29,15 @@ rule acoustic_features_shard:
 rule visual_features_shard:
     input:
         manifest="results/{dataset}/manifest.tsv",
-        code=code(*EXTRACTION_CODE, "features/visual.py"),
+        code=code(*EXTRACTION_CODE, "features/visual.py", "importers/facial_csv.py"),
     output:
         features="results/{dataset}/features/shards/visual_{shard}of{n_shards}.h5",
         report="results/{dataset}/features/shards/visual_{shard}of{n_shards}.tsv",
     params:
         visual=lambda w: settings(w)["visual"],
         compression_level=lambda w: settings(w)["extraction"]["compression_level"],
+    wildcard_constraints:
+        dataset=one_of(RAW_DATASETS),
     conda:
         "../envs/mfon.yaml"
     log:
@@ -62,6 +66,8 @@ rule merge_features:
         report="results/{dataset}/qc/{modality}_report.tsv",
     params:
         compression_level=lambda w: settings(w)["extraction"]["compression_level"],
+    wildcard_constraints:
+        dataset=one_of(RAW_DATASETS),
     conda:
         "../envs/mfon.yaml"
     log:
@@ -83,6 +89,8 @@ rule text_features:
     params:
         text=lambda w: settings(w)["text"],
         compression_level=lambda w: settings(w)["extraction"]["compression_level"],
+    wildcard_constraints:
+        dataset=one_of(RAW_DATASETS),
     conda:
         "../envs/mfon.yaml"
     log:
@@ -105,6 +113,8 @@ rule clip_status:
         code=code("qc.py", "atomic.py"),
     output:
         status="results/{dataset}/qc/clip_status.tsv",
+    wildcard_constraints:
+        dataset=one_of(RAW_DATASETS),
     conda:
         "../envs/mfon.yaml"
     log:

@@ -13,6 +13,8 @@ rule ingest:
         label_range=lambda w: settings(w)["label_range"],
         splits=lambda w: settings(w)["splits"],
         ingest=lambda w: settings(w)["ingest"],
+    wildcard_constraints:
+        dataset=one_of(RAW_DATASETS),
     conda:
         "../envs/mfon.yaml"
     log:

@@ -39,3 +39,13 @@ def test_mean_and_population_std_with_percent_scaling(tmp_path):
 def test_variant_without_runs_is_an_error(tmp_path):
     with pytest.raises(MfonError, match="no finished run"):
         build_table({"mfon": []}, tmp_path / "t.csv", dataset="demo")
+
+
+def test_paper_columns_beside_each_reported_metric(tmp_path):
+    runs = {"mfon": [run(tmp_path, "mfon", 1111, 0.85, 0.70)], "custom": [run(tmp_path, "custom", 1111, 0.5, 1.0)]}
+    rows = build_table(runs, tmp_path / "t.csv", dataset="mosi", paper="mosi")
+    assert rows[0]["Has0_acc_2_paper"] == 84.84 and rows[0]["Has0_acc_2_diff"] == pytest.approx(0.16)
+    assert rows[0]["MAE_paper"] == 0.725 and rows[0]["MAE_diff"] == pytest.approx(-0.025)
+    assert "Has0_acc_2_paper" not in rows[1]  # the paper has no such row
+    header = (tmp_path / "t.csv").read_text().splitlines()[0].split(",")
+    assert header.index("Has0_acc_2_paper") == header.index("Has0_acc_2_std") + 1

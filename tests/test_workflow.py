@@ -218,9 +218,10 @@ def test_adding_a_seed_runs_only_that_seed(run):
 FAKE_SLURM = {
     # Records each submission and answers like sbatch --parsable; the jobs never run.
     "sbatch": '#!/bin/sh\necho "$@" >> "$FAKE_SLURM_LOG"\necho 4242\n',
-    "sacct": '#!/bin/sh\necho "4242|FAILED|1:0"\n',
+    # Job status queries get "failed"; the account lookup gets nothing (no account guessed).
+    "sacct": '#!/bin/sh\ncase "$*" in *Account*) exit 0;; esac\necho "4242|FAILED|1:0"\n',
     "squeue": "#!/bin/sh\nexit 0\n",
-    "sinfo": "#!/bin/sh\nexit 0\n",
+    "sinfo": '#!/bin/sh\necho "PARTITION"\necho "main*"\n',
     "scontrol": "#!/bin/sh\nexit 0\n",
 }
 

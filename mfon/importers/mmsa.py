@@ -1,0 +1,607 @@
+"""Import one of MMSA's processed pickles into the project's manifest and HDF5 feature files.
+
+MMSA (and most papers built on it) ship CMU-MOSI, CMU-MOSEI and CH-SIMS as one pickle per dataset: a dict of the
+splits ``train``/``valid``/``test``, each a dict of arrays (layout in docs/mmsa_import.md). This module turns one
+such pickle into exactly the files the raw-video path writes (``manifest.tsv``, ``qc/rejected.tsv``,
+``qc/clip_status.tsv`` and the three ``*_features.h5``), so that teachers, MFON and the tables run the same code
+whichever way the features were made.
+
+Loading is restricted: :class:`SafeUnpickler` resolves only the few globals that numpy arrays and builtin containers
+need, so a crafted pickle cannot run code. The file's SHA-256 is compared with the prefix MMSA publishes.
+"""
+
+from __future__ import annotations
+
+import _compat_pickle
+import builtins
+import codecs
+import contextlib
+import json
+import logging
+import math
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..atomic import atomic_path, write_tsv
+from ..config import config_hash
+from ..errors import MfonError
+from ..h5store import SCHEMA_VERSION, write_feature_file
+from ..logutil import Progress
+from ..manifest import KEY_SEPARATOR, MANIFEST_COLUMNS, REJECTED_COLUMNS, clip_key
+from ..provenance import file_sha256, package_versions, utc_now
+from ..qc import STATUS_COLUMNS
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+TEXT_MODES = ("retokenize", "pickle_ids")
+EXTRACTOR = "mmsa-pickle"
+
+# First 8 hex digits of the SHA-256 that MMSA's README publishes, by (dataset, file stem).
+KNOWN_SHA256_PREFIXES: dict[tuple[str, str], str] = {
+    ("mosi", "unaligned_50"): "78e0f8b5",
+    ("mosei", "unaligned_50"): "ad8b23d5",
+    ("sims", "unaligned_39"): "c9e20c13",
+}
+
+# What MMSA's features are, per dataset: the names MMSA gives (it stores no column names, so dims are numbered),
+# the tokenizer its text_bert ids come from, and the label range.
+DATASET_INFO: dict[str, dict[str, Any]] = {
+    "mosi": {"acoustic": ("COVAREP", "covarep"), "visual": ("FACET", "facet"), "tokenizer": "bert-base-uncased",
+             "label_range": (-3.0, 3.0)},
+    "mosei": {"acoustic": ("COVAREP", "covarep"), "visual": ("FACET", "facet"), "tokenizer": "bert-base-uncased",
+              "label_range": (-3.0, 3.0)},
+    "sims": {"acoustic": ("librosa", "librosa"), "visual": ("OpenFace", "openface"),
+             "tokenizer": "bert-base-chinese", "label_range": (-1.0, 1.0)},
+}
+DATASET_ALIASES = {"mosi": "mosi", "cmu-mosi": "mosi", "cmumosi": "mosi", "cmu_mosi": "mosi",
+                   "mosei": "mosei", "cmu-mosei": "mosei", "cmumosei": "mosei", "cmu_mosei": "mosei",
+                   "sims": "sims", "ch-sims": "sims", "chsims": "sims", "ch_sims": "sims"}
+
+# MMSA's key names: modality -> (features, lengths).
+SEQUENCE_KEYS = {"acoustic": ("audio", "audio_lengths"), "visual": ("vision", "vision_lengths")}
+UNIMODAL_KEYS = {"label_T": "regression_labels_T", "label_A": "regression_labels_A",
+                 "label_V": "regression_labels_V"}
+
+
+# ------------------------------------------------------------------------------------------------ safe loading
+def _numpy_core_module(name: str):
+    """``numpy._core.<name>`` (numpy 2) or ``numpy.core.<name>`` (numpy 1), imported without deprecation noise."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"numpy._core.{name}")
+    except ImportError:  # numpy < 1.26 has no numpy._core
+        return importlib.import_module(f"numpy.core.{name}")
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles use it for bytes objects, limited to that one use."""
+    if not isinstance(text, str) or codecs.lookup(encoding).name not in ("iso8859-1", "latin-1"):
+        raise pickle.UnpicklingError(f"_codecs.encode called with encoding {encoding!r} (only latin1 is admitted)")
+    return text.encode("latin1")
+
+
+def _safe_bytes(*args: Any) -> bytes:
+    """``bytes`` without the ``bytes(n)`` form (which would allocate n bytes on the pickle's say-so)."""
+    if args and isinstance(args[0], int):
+        raise pickle.UnpicklingError("bytes(int) is not admitted")
+    return bytes(*args)
+
+
+def _safe_bytearray(*args: Any) -> bytearray:
+    if args and isinstance(args[0], int):
+        raise pickle.UnpicklingError("bytearray(int) is not admitted")
+    return bytearray(*args)
+
+
+def _admitted_globals() -> dict[tuple[str, str], Any]:
+    multiarray, numeric = _numpy_core_module("multiarray"), _numpy_core_module("numeric")
+    table: dict[tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    for package in ("numpy.core", "numpy._core"):  # numpy 1 pickles name numpy.core, numpy 2 pickles numpy._core
+        table[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
+        table[(f"{package}.multiarray", "scalar")] = multiarray.scalar
+        if hasattr(numeric, "_frombuffer"):  # protocol 5 (numpy >= 1.16)
+            table[(f"{package}.numeric", "_frombuffer")] = numeric._frombuffer
+    for name in ("list", "dict", "tuple", "set", "frozenset", "str", "int", "float", "complex", "bool", "slice"):
+        table[("builtins", name)] = getattr(builtins, name)
+    table[("builtins", "bytes")] = _safe_bytes
+    table[("builtins", "bytearray")] = _safe_bytearray
+    table[("_codecs", "encode")] = _latin1_encode
+    return table
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only the globals numpy arrays and builtin containers need.
+
+    Anything else (``os.system``, ``builtins.eval``, any class of any module, ``collections.OrderedDict`` included)
+    is refused with :class:`MfonError` before it is imported, so nothing a pickle names can run.
+    """
+
+    def __init__(self, file, *, source: str | Path = "<pickle>"):
+        # latin1: numpy arrays inside Python-2 pickles; Python-3 pickles (all of MMSA's) are unaffected.
+        super().__init__(file, encoding="latin1")
+        self.source = str(source)
+        self._admitted = _admitted_globals()
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _compat_pickle.NAME_MAPPING:  # Python-2 names, e.g. __builtin__.set
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
+        found = self._admitted.get((module, name))
+        if found is None:
+            raise MfonError(f"{self.source}: refused to load {module}.{name}: the pickle names a global that is "
+                            f"neither a numpy array part nor a builtin container, so it is not a plain MMSA "
+                            f"feature pickle (nothing from it was run)")
+        return found
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise MfonError(f"{self.source}: refused a persistent id in the pickle (not a plain MMSA feature pickle)")
+
+
+def load_mmsa_pickle(path: str | Path) -> dict:
+    """Load an MMSA pickle with :class:`SafeUnpickler`; refuses anything but numpy arrays and builtins."""
+    path = Path(path)
+    if not path.is_file():
+        raise MfonError(f"MMSA pickle not found: {path}")
+    with open(path, "rb") as fh:
+        try:
+            data = SafeUnpickler(fh, source=path).load()
+        except MfonError:
+            raise
+        except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError, IndexError,
+                KeyError, MemoryError, UnicodeDecodeError) as exc:
+            raise MfonError(f"{path}: not a readable MMSA pickle ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(data, dict):
+        raise MfonError(f"{path}: holds a {type(data).__name__}, expected MMSA's dict of splits {list(SPLITS)}")
+    return data
+
+
+# ------------------------------------------------------------------------------------------------------ SHA-256
+def normalize_dataset(name: str) -> str | None:
+    """MMSA's dataset name ("mosi", "mosei", "sims") for a project dataset name, or None if it is none of them."""
+    return DATASET_ALIASES.get(str(name).strip().lower())
+
+
+def check_sha256(path: str | Path, dataset: str, variant: str, *, allow_unknown: bool = False,
+                 sha256: str | None = None) -> dict:
+    """Compare the file's SHA-256 with the prefix MMSA publishes for ``(dataset, variant)``.
+
+    Returns ``{"sha256", "known", "matched", "verified", "expected_prefix", "warning"}``: ``known`` when MMSA
+    publishes a hash for that name, ``matched`` None for an unknown name. A known name with another hash raises
+    :class:`MfonError` unless ``allow_unknown`` (then the warning is returned, to be recorded with the outputs).
+    An unknown name is accepted with a warning.
+    """
+    path = Path(path)
+    digest = sha256 or file_sha256(path)
+    name = (normalize_dataset(dataset) or str(dataset).lower(), variant)
+    expected = KNOWN_SHA256_PREFIXES.get(name)
+    result = {"sha256": digest, "known": expected is not None, "matched": None, "verified": False,
+              "expected_prefix": expected or "", "warning": ""}
+    if expected is None:
+        result["warning"] = (f"{path.name}: MMSA publishes no SHA-256 for {name[0]}/{variant}; the file "
+                             f"(sha256 {digest[:16]}...) is imported unverified")
+    elif digest.startswith(expected.lower()):
+        result.update(matched=True, verified=True)
+    else:
+        result["matched"] = False
+        message = (f"{path}: SHA-256 {digest[:16]}... does not match MMSA's published {expected}... for "
+                   f"{name[0]}/{variant}")
+        if not allow_unknown:
+            raise MfonError(f"{message}; the file is damaged, a different release or not MMSA's. Re-download it, "
+                            f"or set source.allow_unknown_sha: true to import it anyway (recorded in the outputs)")
+        result["warning"] = f"{message}; imported anyway (allow_unknown_sha)"
+    if result["warning"]:
+        log.warning("%s", result["warning"])
+    else:
+        log.info("%s: SHA-256 matches MMSA's published %s...", path.name, expected)
+    return result
+
+
+# --------------------------------------------------------------------------------------------------- validation
+def _text_value(value: Any) -> str:
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return _text_value(value.item())
+    return str(value)
+
+
+def _fail(source: str, split: str, key: str, what: str) -> MfonError:
+    return MfonError(f"{source}: split {split!r}, key {key!r}: {what}")
+
+
+def _as_array(source: str, split: str, key: str, value: Any) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise _fail(source, split, key, f"not an array ({exc})") from exc
+
+
+def _validate_split(source: str, split: str, data: Any, need: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The split's arrays, checked for presence, rank and a common clip count N."""
+    if not isinstance(data, dict):
+        raise MfonError(f"{source}: split {split!r} is a {type(data).__name__}, expected a dict of arrays")
+    missing = [k for k in need if k not in data]
+    if missing:
+        raise _fail(source, split, missing[0], f"missing (the split has keys {sorted(map(str, data))})")
+    ranks = {"id": 1, "raw_text": 1, "annotations": 1, "audio": 3, "vision": 3, "text": 3, "text_bert": 3,
+             "audio_lengths": 1, "vision_lengths": 1, "regression_labels": 1, **{k: 1 for k in UNIMODAL_KEYS.values()}}
+    out: dict[str, np.ndarray] = {}
+    n = None
+    for key, rank in ranks.items():
+        if key not in data:
+            continue
+        array = _as_array(source, split, key, data[key])
+        if key.startswith("regression_labels") and array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        if array.ndim != rank:
+            raise _fail(source, split, key, f"has shape {array.shape}, expected {rank} dimension(s)")
+        if n is None:
+            n, first = array.shape[0], key
+        elif array.shape[0] != n:
+            raise _fail(source, split, key, f"has {array.shape[0]} rows but {first!r} has {n}")
+        out[key] = array
+    if "text_bert" in out and out["text_bert"].shape[1] != 3:
+        raise _fail(source, split, "text_bert", f"has shape {out['text_bert'].shape}, expected (N, 3, L): "
+                                                "token ids, attention mask, segment ids")
+    for key in ("audio", "vision", "regression_labels", *UNIMODAL_KEYS.values()):
+        if key in out and out[key].dtype.kind not in "fiub":
+            raise _fail(source, split, key, f"has dtype {out[key].dtype}, expected numbers")
+    for key in ("audio_lengths", "vision_lengths"):
+        if key in out:
+            values = out[key]
+            if values.dtype.kind not in "iuf" or (values.dtype.kind == "f" and (
+                    not np.all(np.isfinite(values)) or np.any(values != np.round(values)))) or np.any(values < 0):
+                raise _fail(source, split, key, "must hold non-negative whole numbers")
+    return out
+
+
+def _derived_lengths(values: np.ndarray) -> np.ndarray:
+    """Per clip: rows up to and including the last frame that is not all zero (NaN counts as non-zero)."""
+    nonzero = np.any(values != 0, axis=2)  # (N, T)
+    last = values.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
+    return np.where(nonzero.any(axis=1), last, 0).astype(np.int64)
+
+
+def _format_label(value: Any) -> str:
+    """Shortest text that reads back as the same value in the array's own precision (0.4 for float32 0.4)."""
+    value = np.asarray(value)[()] + 0  # + 0 turns -0.0 into 0.0
+    if isinstance(value, np.floating):
+        return np.format_float_positional(value, unique=True, trim="0")
+    return repr(float(value))
+
+
+def _label_reason(name: str, value: Any, low: float, high: float) -> str | None:
+    number = float(value)
+    if not math.isfinite(number):
+        return f"{name} is {number!r}, not a finite number"
+    if not low <= number <= high:
+        return f"{name} {_format_label(value)} is outside the dataset's range [{low}, {high}]"
+    return None
+
+
+def _id_reason(raw_id: str) -> str | None:
+    video_id, sep, clip_id = raw_id.partition(KEY_SEPARATOR)
+    if not sep:
+        return f"id {raw_id!r} has no {KEY_SEPARATOR!r} between video and clip id"
+    for name, value in (("video_id", video_id), ("clip_id", clip_id)):
+        if not value.strip():
+            return f"id {raw_id!r}: {name} is empty"
+        if any(c in value for c in ("/", "\x00")) or value in (".", "..") or KEY_SEPARATOR in value:
+            return f"id {raw_id!r}: {name} {value!r} cannot be used as a clip key"
+    return None
+
+
+# ------------------------------------------------------------------------------------------------------- import
+def _dims(source: str, splits: dict[str, dict[str, np.ndarray]], key: str) -> int:
+    dims = {split: arrays[key].shape[2] for split, arrays in splits.items()}
+    if len(set(dims.values())) != 1:
+        raise MfonError(f"{source}: key {key!r} has a different feature width per split ({dims})")
+    return next(iter(dims.values()))
+
+
+def _clean(values: np.ndarray) -> tuple[np.ndarray, int]:
+    values = np.asarray(values, dtype=np.float32)
+    bad = ~np.isfinite(values)
+    count = int(bad.sum())
+    if count:
+        values = np.where(bad, np.float32(0.0), values)
+    return values, count
+
+
+def _source_attrs(pickle_path: Path, variant: str, sha: dict) -> dict:
+    return {"source_file": pickle_path.name, "source_variant": variant, "source_sha256": sha["sha256"],
+            "source_verified": bool(sha["verified"]), "source_sha_known": bool(sha["known"]),
+            "source_warning": sha["warning"]}
+
+
+def import_mmsa_pickle(pickle_path: str | Path, *, dataset: str, out_manifest: str | Path, out_rejected: str | Path,
+                       out_clip_status: str | Path, out_text: str | Path, out_visual: str | Path,
+                       out_acoustic: str | Path, text_settings: dict | None = None, text_mode: str = "retokenize",
+                       label_range: tuple[float, float] | list[float] | None = None, allow_unknown_sha: bool = False,
+                       compression_level: int = 4, mmsa_dataset: str | None = None,
+                       variant: str | None = None) -> dict:
+    """Import one MMSA pickle into the project's manifest, QC tables and HDF5 feature files.
+
+    ``dataset`` is the project's dataset name (written into the files); ``mmsa_dataset`` which of MMSA's datasets
+    the pickle is ("mosi", "mosei", "sims"; default: from ``dataset``, else from the folder ``<NAME>/Processed``)
+    and ``variant`` its release (default: the file stem, e.g. "unaligned_50"). ``label_range`` defaults to the
+    dataset's ([-3, 3] or [-1, 1]). All outputs appear together, each atomically, only when the import succeeds.
+    Returns a summary (clips per split, quarantined clips, replaced non-finite values, SHA-256 check).
+    """
+    pickle_path = Path(pickle_path)
+    source = str(pickle_path)
+    if text_mode not in TEXT_MODES:
+        raise MfonError(f"text_mode {text_mode!r} is not one of {list(TEXT_MODES)}")
+    variant = variant or pickle_path.stem
+    mmsa_name = normalize_dataset(mmsa_dataset or dataset)
+    if mmsa_name is None and not mmsa_dataset and pickle_path.parent.name.lower() == "processed":
+        mmsa_name = normalize_dataset(pickle_path.parent.parent.name)
+    info = DATASET_INFO.get(mmsa_name or "", {})
+    if label_range is None:
+        if not info:
+            raise MfonError(f"dataset {dataset!r} is not one of MMSA's {sorted(DATASET_INFO)}: give label_range")
+        label_range = info["label_range"]
+    low, high = (float(v) for v in label_range)
+    if not low < high:
+        raise MfonError(f"label_range {list(label_range)} must be [low, high] with low < high")
+    text_settings = dict(text_settings or {})
+
+    log.info("importing %s as dataset %s (MMSA %s, %s)", pickle_path, dataset, mmsa_name or "unknown", variant)
+    sha = check_sha256(pickle_path, mmsa_name or dataset, variant, allow_unknown=allow_unknown_sha)
+    data = load_mmsa_pickle(pickle_path)
+    unknown_splits = sorted(str(k) for k in data if k not in SPLITS)
+    missing_splits = [s for s in SPLITS if s not in data]
+    if missing_splits or unknown_splits:
+        raise MfonError(f"{source}: expected the splits {list(SPLITS)}; missing {missing_splits}, "
+                        f"unexpected {unknown_splits}")
+    need = ("id", "audio", "vision", "regression_labels", "raw_text") + (
+        ("text_bert",) if text_mode == "pickle_ids" else ())
+    splits = {s: _validate_split(source, s, data[s], need) for s in SPLITS}
+    del data
+    dims = {m: _dims(source, splits, SEQUENCE_KEYS[m][0]) for m in SEQUENCE_KEYS}
+    unimodal_columns = [c for c, k in UNIMODAL_KEYS.items() if all(k in arrays for arrays in splits.values())]
+
+    # Lengths: MMSA's *_lengths where the release has them (clamped to the padded width), else derived.
+    lengths: dict[str, dict[str, np.ndarray]] = {m: {} for m in SEQUENCE_KEYS}
+    lengths_source: dict[str, str] = {}
+    lengths_clamped = {m: 0 for m in SEQUENCE_KEYS}
+    for modality, (values_key, lengths_key) in SEQUENCE_KEYS.items():
+        given = all(lengths_key in arrays for arrays in splits.values())
+        lengths_source[modality] = (f"pickle {lengths_key}" if given
+                                    else "derived: rows up to the last frame that is not all zero")
+        for split, arrays in splits.items():
+            width = arrays[values_key].shape[1]
+            if given:
+                raw = arrays[lengths_key].astype(np.int64)
+                lengths_clamped[modality] += int((raw > width).sum())
+                lengths[modality][split] = np.minimum(raw, width)
+            else:
+                lengths[modality][split] = _derived_lengths(arrays[values_key])
+        if lengths_clamped[modality]:
+            log.warning("%s: %d %s exceed the padded width and were clamped to it", source,
+                        lengths_clamped[modality], lengths_key)
+        log.info("%s lengths: %s", modality, lengths_source[modality])
+
+    # Manifest and quarantine.
+    rows: list[dict] = []      # manifest rows of the kept clips; where[i] = (split, index in the pickle)
+    where: list[tuple[str, int]] = []
+    rejected: list[dict] = []
+    seen: dict[str, str] = {}
+    duplicates: list[str] = []
+    media = f"mmsa:{pickle_path.name}"
+    empty_text = 0
+    for split, arrays in splits.items():
+        for i in range(arrays["id"].shape[0]):
+            raw_id = _text_value(arrays["id"][i]).strip()
+            video_id, sep, clip_id = raw_id.partition(KEY_SEPARATOR)
+            key = clip_key(video_id, clip_id) if sep else raw_id
+            place = f"{split}[{i}]"
+            if key in seen:
+                duplicates.append(f"{key} ({seen[key]} and {place})")
+                continue
+            seen[key] = place
+            row = {"key": key, "video_id": video_id, "clip_id": clip_id, "mode": split,
+                   "text": _text_value(arrays["raw_text"][i]).strip(), "media_path": media,
+                   "annotation": _text_value(arrays["annotations"][i]).strip() if "annotations" in arrays else "",
+                   "label": _format_label(arrays["regression_labels"][i])}
+            reason = _id_reason(raw_id) or _label_reason("label", arrays["regression_labels"][i], low, high)
+            for column in unimodal_columns:
+                value = arrays[UNIMODAL_KEYS[column]][i]
+                row[column] = _format_label(value)
+                reason = reason or _label_reason(column, value, low, high)
+            if reason:
+                rejected.append({**row, "stage": "ingest", "reason": reason})
+                log.warning("quarantined %s (%s): %s", key, place, reason)
+                continue
+            empty_text += not row["text"]
+            rows.append(row)
+            where.append((split, i))
+    if duplicates:
+        raise MfonError(f"{source}: clip ids are not unique: " + "; ".join(duplicates[:20])
+                        + (f" and {len(duplicates) - 20} more" if len(duplicates) > 20 else ""))
+    if not rows:
+        raise MfonError(f"{source}: no usable clip left ({len(rejected)} quarantined; see {out_rejected})")
+    if empty_text:
+        log.warning("%s: %d kept clips have an empty raw_text", source, empty_text)
+
+    provenance = _source_attrs(pickle_path, variant, sha)
+    import_settings = {"source": EXTRACTOR, "source_file": pickle_path.name, "source_sha256": sha["sha256"],
+                       "variant": variant, "mmsa_dataset": mmsa_name or "", "label_range": [low, high]}
+    versions = package_versions()
+    summary: dict[str, Any] = {
+        "pickle": source, "dataset": dataset, "mmsa_dataset": mmsa_name, "variant": variant, "sha256": sha,
+        "clips": {s: sum(1 for r in rows if r["mode"] == s) for s in SPLITS},
+        "clips_in_pickle": {s: int(splits[s]["id"].shape[0]) for s in SPLITS},
+        "quarantined": len(rejected), "quarantined_keys": [r["key"] for r in rejected],
+        "nonfinite_replaced": {}, "lengths_source": lengths_source, "lengths_clamped": lengths_clamped,
+        "empty_sequences": {}, "dims": dims, "text_mode": text_mode, "empty_text": empty_text,
+        "unimodal_labels": unimodal_columns,
+    }
+
+    with contextlib.ExitStack() as stack:  # every output is renamed into place only if all of them succeed
+        manifest_tmp = stack.enter_context(atomic_path(out_manifest))
+        write_tsv(manifest_tmp, rows, MANIFEST_COLUMNS)
+        write_tsv(stack.enter_context(atomic_path(out_rejected)), rejected, REJECTED_COLUMNS)
+        manifest_sha = file_sha256(manifest_tmp)
+        statuses: dict[str, dict[str, str]] = {r["key"]: {} for r in rows}
+        for modality, out_path in (("acoustic", out_acoustic), ("visual", out_visual)):
+            values_key = SEQUENCE_KEYS[modality][0]
+            name, prefix = info.get(modality, (f"MMSA {values_key}", values_key))
+            settings = {**import_settings, "modality_key": values_key, "lengths": lengths_source[modality]}
+            writer = stack.enter_context(write_feature_file(out_path, compression_level))
+            writer.set_root_attrs({
+                "schema_version": SCHEMA_VERSION, "modality": modality, "dataset": dataset,
+                "created_utc": utc_now(), "config_hash": config_hash({"modality": modality, **settings}),
+                "settings_json": settings, "versions_json": versions, "manifest_sha256": manifest_sha,
+                "extractor": EXTRACTOR, "extractor_version": variant, "feature_set": f"{name} (MMSA {variant})",
+                "dim_names": [f"{prefix}_{d}" for d in range(dims[modality])], "frame_rate": 0.0,
+                "lengths_source": lengths_source[modality], **provenance,
+            })
+            total, empty = 0, 0
+            progress = Progress(log, len(rows), f"{modality} features")
+            for row, (split, i) in zip(rows, where):
+                padded = splits[split][values_key][i]
+                n = int(lengths[modality][split][i])
+                values, replaced = _clean(padded[:n])
+                valid = np.ones(n, np.uint8)
+                status = "ok"
+                if n == 0:  # nothing measured: one zero frame marked invalid keeps the clip (as MMSA does)
+                    values, valid, status = np.zeros((1, dims[modality]), np.float32), np.zeros(1, np.uint8), "empty"
+                    empty += 1
+                total += replaced
+                writer.add_clip(row["key"], {"features": values, "valid": valid}, {
+                    "video_id": row["video_id"], "clip_id": row["clip_id"], "n_frames": n,
+                    "nonfinite_replaced": replaced, "padded_length": int(padded.shape[0])})
+                statuses[row["key"]][modality] = status
+                progress.step()
+            writer.set_root_attrs({"nonfinite_replaced": total})
+            summary["nonfinite_replaced"][modality] = total
+            summary["empty_sequences"][modality] = empty
+            if total:
+                log.warning("%s: replaced %d non-finite values (NaN, +-inf) by 0", modality, total)
+            if empty:
+                log.warning("%s: %d clips have length 0 (kept as one zero frame marked invalid)", modality, empty)
+
+        text_summary = _write_text(stack.enter_context(write_feature_file(out_text, compression_level)), rows, where,
+                                   splits, text_mode=text_mode, text_settings=text_settings, info=info,
+                                   base_settings=import_settings, provenance=provenance, dataset=dataset,
+                                   manifest_sha=manifest_sha, versions=versions, source=source)
+        summary.update(text_summary)
+
+        status_rows = [{**{k: r[k] for k in ("key", "video_id", "clip_id", "mode")}, "ingest": "rejected",
+                        "acoustic": "", "visual": "", "text": "", "usable": 0, "reason": f"ingest: {r['reason']}"}
+                       for r in rejected]
+        for row in rows:
+            state = statuses[row["key"]]
+            reasons = [f"{m}: length 0 in the pickle (kept as one zero frame marked invalid)"
+                       for m in ("acoustic", "visual") if state[m] == "empty"]
+            status_rows.append({**{k: row[k] for k in ("key", "video_id", "clip_id", "mode")}, "ingest": "ok",
+                                "acoustic": state["acoustic"], "visual": state["visual"], "text": "ok", "usable": 1,
+                                "reason": "; ".join(reasons)})
+        write_tsv(stack.enter_context(atomic_path(out_clip_status)), status_rows, STATUS_COLUMNS)
+    for split in SPLITS:
+        log.info("split %s: %d of %d clips usable", split, summary["clips"][split], summary["clips_in_pickle"][split])
+    log.info("imported %s: %d clips, %d quarantined, non-finite replaced %s", pickle_path.name, len(rows),
+             len(rejected), summary["nonfinite_replaced"])
+    return summary
+
+
+def _write_text(writer, rows: list[dict], where: list[tuple[str, int]], splits: dict, *, text_mode: str,
+                text_settings: dict, info: dict, base_settings: dict, provenance: dict, dataset: str,
+                manifest_sha: str, versions: dict, source: str) -> dict:
+    """The text feature file: retokenized transcripts (as mfon.features.text writes them) or the pickle's ids."""
+    texts = [row["text"] for row in rows]
+    if text_mode == "retokenize":
+        from ..features.text import load_tokenizer, tokenize_texts
+
+        model = text_settings.get("model", "packaged:all-MiniLM-L6-v2")
+        max_length = int(text_settings.get("max_length", 50))
+        tokenizer = load_tokenizer(model)
+        arrays = tokenize_texts(tokenizer, texts, max_length)
+        full_lengths = [len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]]
+        truncated = [length > max_length for length in full_lengths]
+        settings = {**text_settings, "model": model, "max_length": max_length, "text_mode": text_mode,
+                    **base_settings}
+        tokenizer_attrs = {"extractor": "transformers-tokenizer", "tokenizer": model,
+                           "tokenizer_class": type(tokenizer).__name__, "vocab_size": int(tokenizer.vocab_size)}
+    else:
+        length = splits["train"]["text_bert"].shape[2]
+        if any(arrays["text_bert"].shape[2] != length for arrays in splits.values()):
+            raise MfonError(f"{source}: key 'text_bert' has a different length per split")
+        max_length = int(text_settings.get("max_length") or length)
+        if max_length < length:
+            raise MfonError(f"{source}: text_bert holds {length} tokens per clip but text.max_length is "
+                            f"{max_length}; set text.max_length: {length} to keep the pickle's ids")
+        stacked = np.stack([splits[split]["text_bert"][i] for split, i in where]).astype(np.float64)
+        if not np.all(np.isfinite(stacked)) or np.any(stacked != np.round(stacked)) or np.any(stacked < 0):
+            raise MfonError(f"{source}: key 'text_bert' holds values that are not non-negative whole numbers")
+        pad = ((0, 0), (0, max_length - length))
+        arrays = {"input_ids": np.pad(stacked[:, 0], pad).astype(np.int32),
+                  "attention_mask": np.pad(stacked[:, 1], pad).astype(np.int8),
+                  "token_type_ids": np.pad(stacked[:, 2], pad).astype(np.int8)}
+        mmsa_tokenizer = info.get("tokenizer", "bert-base-uncased")
+        vocab = {"bert-base-uncased": 30522, "bert-base-chinese": 21128}[mmsa_tokenizer]
+        top = int(arrays["input_ids"].max())
+        if top >= vocab:
+            raise MfonError(f"{source}: text_bert holds token id {top}, outside {mmsa_tokenizer}'s vocabulary "
+                            f"of {vocab}; is this the right dataset?")
+        # Whether MMSA cut a transcript is not recorded; a sequence that fills every position may have been.
+        truncated = [bool(mask[length - 1]) for mask in arrays["attention_mask"]]
+        settings = {"model": mmsa_tokenizer, "max_length": max_length, "text_mode": text_mode, **base_settings}
+        tokenizer_attrs = {"extractor": EXTRACTOR, "tokenizer": f"pickle:{mmsa_tokenizer} (MMSA)",
+                           "tokenizer_class": "BertTokenizer (MMSA text_bert)", "vocab_size": vocab}
+    writer.set_root_attrs({
+        "schema_version": SCHEMA_VERSION, "modality": "text", "dataset": dataset, "created_utc": utc_now(),
+        "config_hash": config_hash({"modality": "text", **settings}), "settings_json": settings,
+        "versions_json": versions, "manifest_sha256": manifest_sha, **tokenizer_attrs,
+        "max_length": max_length, "padding": "max_length", **provenance,
+    })
+    for i, row in enumerate(rows):
+        writer.add_clip(row["key"], {name: arr[i] for name, arr in arrays.items()}, {
+            "video_id": row["video_id"], "clip_id": row["clip_id"], "text": row["text"],
+            "n_tokens": int(arrays["attention_mask"][i].sum()), "truncated": bool(truncated[i])})
+    n_truncated = int(sum(truncated))
+    log.info("text (%s): %d transcripts, max_length %d, %d %s", text_mode, len(rows), max_length, n_truncated,
+             "truncated" if text_mode == "retokenize" else "fill every position (possibly truncated by MMSA)")
+    return {"text_tokenizer": tokenizer_attrs["tokenizer"], "text_max_length": max_length,
+            "text_truncated": n_truncated}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mfon.importers.mmsa PICKLE OUT_DIR --dataset NAME``: import into OUT_DIR's usual layout."""
+    import argparse
+
+    from ..logutil import run_step, setup_logging
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("pickle")
+    parser.add_argument("out_dir", help="e.g. results/mosi (manifest.tsv, qc/, features/ are written there)")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--text-model", default="packaged:all-MiniLM-L6-v2")
+    parser.add_argument("--max-length", type=int, default=None)
+    parser.add_argument("--text-mode", choices=TEXT_MODES, default="retokenize")
+    parser.add_argument("--allow-unknown-sha", action="store_true")
+    args = parser.parse_args(argv)
+    setup_logging()
+    out = Path(args.out_dir)
+    info = DATASET_INFO.get(normalize_dataset(args.dataset) or "", {})
+    max_length = args.max_length or (39 if info.get("tokenizer") == "bert-base-chinese" else 50)
+    summary = run_step(import_mmsa_pickle, args.pickle, dataset=args.dataset, out_manifest=out / "manifest.tsv",
+                       out_rejected=out / "qc" / "rejected.tsv", out_clip_status=out / "qc" / "clip_status.tsv",
+                       out_text=out / "features" / "text_features.h5",
+                       out_visual=out / "features" / "visual_features.h5",
+                       out_acoustic=out / "features" / "acoustic_features.h5",
+                       text_settings={"model": args.text_model, "max_length": max_length},
+                       text_mode=args.text_mode, allow_unknown_sha=args.allow_unknown_sha)
+    print(json.dumps({k: v for k, v in summary.items() if k != "quarantined_keys"}, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
