@@ -263,9 +263,11 @@ def _validate_split(source: str, split: str, data: Any, need: tuple[str, ...]) -
 
 def _derived_lengths(values: np.ndarray) -> np.ndarray:
     """Per clip: rows up to and including the last frame that is not all zero (NaN counts as non-zero)."""
-    nonzero = np.any(values != 0, axis=2)  # (N, T)
-    last = values.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
-    return np.where(nonzero.any(axis=1), last, 0).astype(np.int64)
+    out = np.zeros(values.shape[0], np.int64)
+    for i in range(values.shape[0]):  # one clip at a time: MOSEI's arrays are large
+        rows = np.flatnonzero(np.any(values[i] != 0, axis=1))
+        out[i] = rows[-1] + 1 if rows.size else 0
+    return out
 
 
 def _format_label(value: Any) -> str:
