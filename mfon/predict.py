@@ -65,6 +65,11 @@ def _settings(path: Path, state: dict, modality: str) -> dict:
             f"{path}: its provenance does not record the {modality} feature settings (the checkpoint was trained "
             f"before checkpoints recorded them), so the clip cannot be featurised the way its training data was; "
             f"retrain the run (delete the checkpoint and rerun snakemake) to use mfon predict")
+    if made["settings"].get("source") == "mmsa-pickle":
+        raise MfonError(
+            f"{path}: was trained on features imported from an MMSA pickle ({made['settings'].get('source_file', '')}); "
+            "those COVAREP/FACET features cannot be extracted from a raw video here. Train on features extracted by "
+            "this pipeline (source.kind: raw) to score new videos")
     return made["settings"]
 
 
