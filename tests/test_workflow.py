@@ -242,7 +242,8 @@ def test_slurm_profile_requests_gpus_for_training_only(run, tmp_path):
     for target, rule in targets.items():
         subprocess.run([*SNAKEMAKE, "-s", str(workflow / "Snakefile"), "--directory", str(workdir),
                         "--profile", str(PROJECT_ROOT / "slurm"), "--forcerun", rule, "--retries", "0",
-                        "--latency-wait", "1", "--jobs", "1", target],
+                        "--latency-wait", "1", "--jobs", "1", "--slurm-init-seconds-before-status-checks", "1",
+                        "--seconds-between-status-checks", "1", "--slurm-status-attempts", "1", target],
                        capture_output=True, text=True, env=env, timeout=300)
     lines = log.read_text().splitlines()
     feature = [line for line in lines if "visual_features_shard" in line]
