@@ -103,6 +103,13 @@ def split_counts(sources: FeatureSources) -> dict[str, dict[str, int]]:
     return counts
 
 
+def _truncated(ff: FeatureFile, key: str, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """A clip's first ``max_len`` frames and their valid flags."""
+    group = ff.group(key)
+    n = min(group["features"].shape[0], max_len)
+    return group["features"][:n], group["valid"][:n].astype(bool)
+
+
 def fit_standardizer(sources: FeatureSources, max_len: dict[str, int],
                      modalities: tuple[str, ...] = SEQUENCE_MODALITIES) -> Standardizer:
     """Mean and std over the valid frames of the train split (std floored so constant dims stay finite)."""
@@ -116,10 +123,8 @@ def fit_standardizer(sources: FeatureSources, max_len: dict[str, int],
         with FeatureFile(getattr(sources, modality)) as ff:
             frames = []
             for key in keys:
-                group = ff.group(key)
-                n = min(group["features"].shape[0], max_len[modality])
-                valid = group["valid"][:n].astype(bool)
-                frames.append(group["features"][:n][valid])
+                values, valid = _truncated(ff, key, max_len[modality])
+                frames.append(values[valid])
         stacked = np.concatenate(frames) if frames else np.zeros((1, 1), np.float32)
         mean[modality] = stacked.mean(axis=0).astype(np.float32)
         std[modality] = np.maximum(stacked.std(axis=0), 1e-6).astype(np.float32)
@@ -161,11 +166,8 @@ def load_split(sources: FeatureSources, split: str, *, max_len: dict[str, int],
         with FeatureFile(getattr(sources, modality)) as ff:
             seqs = []
             for key in keys:
-                group = ff.group(key)
-                n = min(group["features"].shape[0], max_len[modality])
-                values = group["features"][:n]
+                values, valid = _truncated(ff, key, max_len[modality])
                 if standardizer is not None:
-                    valid = group["valid"][:n].astype(bool)
                     values = np.where(valid[:, None], standardizer.apply(modality, values), 0.0)
                 seqs.append(np.asarray(values, dtype=np.float32))
             sequences[modality] = seqs

@@ -367,3 +367,17 @@ def test_bad_batches_raise(fixed_model):
         fixed_model(dict(batch, visual=batch["visual"][:2], visual_lengths=batch["visual_lengths"][:2]))
     with pytest.raises(ValueError, match="unknown variant"):
         apply_variant("no_such_row")
+
+
+def test_text_mean_pooling_averages_real_tokens_only():
+    from mfon.models import ModelConfig, TextEncoder
+
+    torch.manual_seed(0)
+    encoder = TextEncoder(ModelConfig(d_model=8, n_heads=2, text_pooling="mean", text_dropout=0.0)).eval()
+    ids = torch.tensor([[101, 2204, 3185, 102, 0, 0], [101, 2919, 102, 0, 0, 0]])
+    mask = (ids != 0).long()
+    with torch.no_grad():
+        seq, vector, lengths = encoder(ids, mask, torch.zeros_like(ids))
+    assert lengths.tolist() == [4, 3]
+    assert torch.allclose(vector[0], seq[0, :4].mean(0), atol=1e-6)
+    assert torch.allclose(vector[1], seq[1, :3].mean(0), atol=1e-6)

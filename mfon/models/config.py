@@ -63,6 +63,8 @@ class ModelConfig:
         text_dropout: after the projection of BERT's sequence.
         teacher_dropout: per modality, used for all four dropouts of that teacher's stack.
     Text
+        text_pooling: the text vector: "cls" (output at [CLS], the authors') or "mean" (mean over real tokens,
+            for sentence-embedding models trained with mean pooling such as all-MiniLM-L6-v2).
         text_model: a local BERT directory, a Hugging Face name already cached, or ``packaged:NAME``
             (see :func:`mfon.features.text.resolve_text_model`). It must match the tokenizer used for the data.
     Behaviour
@@ -90,6 +92,7 @@ class ModelConfig:
     fusion_hidden: list[int] = field(default_factory=lambda: [768, 384, 96])
     teacher_head_hidden: list[int] = field(default_factory=lambda: [384, 96])
     text_model: str = "packaged:all-MiniLM-L6-v2"
+    text_pooling: str = "cls"
     fidelity: str = "fixed"
     modalities: list[str] = field(default_factory=lambda: list(MODALITIES))
     guide: str = "text"
@@ -166,6 +169,8 @@ class ModelConfig:
             _check_prob(name, getattr(self, name))
         if self.fidelity not in FIDELITIES:
             raise err(f"fidelity must be one of {list(FIDELITIES)}, got {self.fidelity!r}")
+        if self.text_pooling not in ("cls", "mean"):
+            raise err(f"text_pooling must be 'cls' or 'mean', got {self.text_pooling!r}")
         if not isinstance(self.use_prompt, bool):
             raise err(f"use_prompt must be true or false, got {self.use_prompt!r}")
         mods = list(self.modalities)

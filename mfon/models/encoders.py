@@ -61,7 +61,8 @@ def _quiet_transformers():
 class TextEncoder(nn.Module):
     """BERT (fully fine-tuned) -> Linear(h, d) -> Dropout on the whole token sequence.
 
-    The text vector is the output at position 0 ([CLS]). BERT's pooler is not loaded (MFON never uses it).
+    The text vector is the output at position 0 ([CLS], the authors' choice) or, with ``text_pooling: mean``,
+    the mean over real tokens. BERT's pooler is not loaded (MFON never uses it).
     Token columns beyond the batch's longest real text are dropped before BERT: this changes no output
     (BERT masks padding) and reproduces the authors' per-batch padding, which fixes T_q of the MPA masks.
     """
@@ -79,6 +80,7 @@ class TextEncoder(nn.Module):
         hidden = self.bert.config.hidden_size
         self.proj = nn.Linear(hidden, config.d_model)
         self.dropout = nn.Dropout(config.text_dropout)
+        self.pooling = config.text_pooling
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -101,7 +103,12 @@ class TextEncoder(nn.Module):
         types = None if token_type_ids is None else token_type_ids[:, :keep].long()
         hidden = self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
         seq = self.dropout(self.proj(hidden))
-        return seq, seq[:, 0], lengths
+        if self.pooling == "mean":  # for sentence-embedding models trained with mean pooling (all-MiniLM)
+            weights = mask.unsqueeze(-1).to(seq.dtype)
+            vector = (seq * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        else:
+            vector = seq[:, 0]
+        return seq, vector, lengths
 
 
 class TeacherEncoder(nn.Module):
