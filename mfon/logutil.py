@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 
 
-def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO) -> None:
-    """Send `mfon` logs to ``log_path`` (and stderr when no path is given)."""
+_console = sys.stderr  # where run_step reports a failure; stays the terminal when stderr is redirected
+
+
+def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO,
+                  capture_stderr: bool = True) -> None:
+    """Send `mfon` logs to ``log_path`` (and stderr when no path is given).
+
+    With a log file, the process's stderr (file descriptor 2) is appended to it as well, so that native
+    libraries' chatter (MediaPipe, TensorFlow Lite, FFmpeg) lands in the rule's log, not on the console.
+    """
+    global _console
     handlers: list[logging.Handler] = []
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+        Path(log_path).write_text("")
+        handlers.append(logging.FileHandler(log_path, mode="a", encoding="utf-8"))
+        if capture_stderr:
+            sys.stderr.flush()
+            _console = os.fdopen(os.dup(2), "w", buffering=1)
+            fd = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+            os.dup2(fd, 2)
+            os.close(fd)
     else:
         handlers.append(logging.StreamHandler(sys.stderr))
     logging.basicConfig(level=level, handlers=handlers, force=True,
@@ -47,5 +64,5 @@ def run_step(func, /, *args, **kwargs):
         return func(*args, **kwargs)
     except MfonError as exc:
         logging.getLogger("mfon").error("%s", exc)
-        print(f"ERROR: {exc}", file=sys.stderr)
+        print(f"ERROR: {exc}", file=_console)
         raise SystemExit(1) from None
