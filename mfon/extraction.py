@@ -16,7 +16,7 @@ import numpy as np
 from .atomic import read_tsv, write_tsv
 from .config import config_hash
 from .errors import ClipError, MfonError
-from .features import FeatureExtractor
+from .features import FeatureExtractor, replace_nonfinite
 from .h5store import SCHEMA_VERSION, FeatureFile, write_feature_file
 from .logutil import Progress
 from .manifest import read_manifest
@@ -59,15 +59,6 @@ def shard_of(rows: list[dict], shard: int, n_shards: int) -> list[dict]:
     return rows[shard::n_shards]
 
 
-def _clean(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """Replace NaN and +-inf by 0 and count them."""
-    bad = ~np.isfinite(values)
-    count = int(bad.sum())
-    if count:
-        values = np.where(bad, 0.0, values).astype(np.float32)
-    return values, count
-
-
 def extract_shard(manifest_path: Path, out_path: Path, report_path: Path, *, modality: str, dataset: str,
                   settings: dict, shard: int = 0, n_shards: int = 1, compression_level: int = 4,
                   no_face_policy: str = "keep") -> None:
@@ -94,7 +85,7 @@ def extract_shard(manifest_path: Path, out_path: Path, report_path: Path, *, mod
                 entry.update(status="quarantined", reason=str(exc))
                 log.warning("quarantined %s: %s", key, exc)
             else:
-                values, replaced = _clean(seq.values)
+                values, replaced = replace_nonfinite(seq.values)
                 entry.update(n_frames=values.shape[0], nonfinite_replaced=replaced,
                              valid_fraction=round(float(seq.valid.mean()) if len(seq.valid) else 0.0, 4))
                 if values.shape[0] == 0:

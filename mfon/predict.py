@@ -24,7 +24,8 @@ import torch
 
 from .data import SEQUENCE_MODALITIES, SplitData, Standardizer, collate
 from .errors import MfonError
-from .extraction import _clean, build_extractor
+from .extraction import build_extractor
+from .features import replace_nonfinite
 from .media import probe
 from .models import ModelConfig, TeacherEncoder, build_model
 from .training import load_checkpoint
@@ -112,7 +113,7 @@ def extract_modality(video: Path, modality: str, settings: dict) -> ClipFeatures
         close = getattr(extractor, "close", None)
         if close is not None:
             close()
-    values, _ = _clean(seq.values)
+    values, _ = replace_nonfinite(seq.values)
     valid = seq.valid.astype(bool)
     if values.shape[0] == 0:
         raise MfonError(f"{video}: no {modality} frames")

@@ -5,7 +5,8 @@
 rule import_mmsa:
     input:
         pickle=mmsa_pickle,
-        code=code("importers/__init__.py", "importers/mmsa.py", "features/text.py", "h5store.py", "atomic.py"),
+        code=code("importers/__init__.py", "importers/mmsa.py", "features/__init__.py", "features/text.py", "h5store.py",
+                  "atomic.py"),
     output:
         manifest="results/{dataset}/manifest.tsv",
         rejected="results/{dataset}/qc/rejected.tsv",

@@ -41,3 +41,13 @@ class FeatureExtractor(Protocol):
 
     def extract(self, path: Path) -> FeatureSequence:
         """Features of one clip; raises ClipError for a clip that cannot be used."""
+
+
+def replace_nonfinite(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """``values`` as float32 with NaN and +-inf replaced by 0, and how many were replaced."""
+    values = np.asarray(values, dtype=np.float32)
+    bad = ~np.isfinite(values)
+    count = int(bad.sum())
+    if count:
+        values = np.where(bad, np.float32(0.0), values)
+    return values, count

@@ -28,6 +28,7 @@ import numpy as np
 from ..atomic import atomic_path, write_tsv
 from ..config import config_hash
 from ..errors import MfonError
+from ..features import replace_nonfinite
 from ..h5store import SCHEMA_VERSION, write_feature_file
 from ..logutil import Progress
 from ..manifest import KEY_SEPARATOR, MANIFEST_COLUMNS, REJECTED_COLUMNS, clip_key
@@ -307,15 +308,6 @@ def _dims(source: str, splits: dict[str, dict[str, np.ndarray]], key: str) -> in
     return next(iter(dims.values()))
 
 
-def _clean(values: np.ndarray) -> tuple[np.ndarray, int]:
-    values = np.asarray(values, dtype=np.float32)
-    bad = ~np.isfinite(values)
-    count = int(bad.sum())
-    if count:
-        values = np.where(bad, np.float32(0.0), values)
-    return values, count
-
-
 def _source_attrs(pickle_path: Path, variant: str, sha: dict) -> dict:
     return {"source_file": pickle_path.name, "source_variant": variant, "source_sha256": sha["sha256"],
             "source_verified": bool(sha["verified"]), "source_sha_known": bool(sha["known"]),
@@ -470,7 +462,7 @@ def import_mmsa_pickle(pickle_path: str | Path, *, dataset: str, out_manifest: s
             for row, (split, i) in zip(rows, where):
                 padded = splits[split][values_key][i]
                 n = int(lengths[modality][split][i])
-                values, replaced = _clean(padded[:n])
+                values, replaced = replace_nonfinite(padded[:n])
                 valid = np.ones(n, np.uint8)
                 status = "ok"
                 if n == 0:  # nothing measured: one zero frame marked invalid keeps the clip (as MMSA does)
