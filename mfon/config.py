@@ -1,8 +1,17 @@
-"""Configuration: schema validation with defaults, per-dataset resolution and hashing.
+"""Configuration: schema validation with defaults, per-dataset resolution, canonical forms and hashing.
 
-The schema (config/schema/config.schema.yaml) is the one place where knobs are documented. The effective
-settings of a section for a dataset are: schema defaults, overridden by the global section of config.yaml,
-overridden by the dataset file's section.
+The schema (config/schema/config.schema.yaml) is the one place where knobs and their defaults are documented.
+The effective settings of a section for a dataset are, later entries winning (README "Configuration"):
+
+1. the schema's defaults,
+2. the global section of config/config.yaml,
+3. the dataset file's section (config/datasets/NAME.yaml),
+4. command-line overrides: ``--configfile`` files, then ``--config`` values.
+
+Values given on the command line arrive as text (Snakemake reads ``--config`` with YAML's base loader), so
+every value is brought to the type its schema entry declares ("50" -> 50.0 for a number) before validation,
+and numbers are normalised (an integer-valued ``number`` is a float, an ``integer`` an int): the same
+settings always give the same values, hashes and rule params.
 """
 
 from __future__ import annotations
@@ -45,6 +54,79 @@ def _with_defaults(validator_class):
 _FillingValidator = _with_defaults(jsonschema.Draft7Validator)
 
 
+def _resolve(schema: dict, definitions: dict) -> dict:
+    """``schema`` with ``$ref`` and ``allOf`` folded in (the subset of JSON schema this project uses)."""
+    if "$ref" in schema:
+        schema = {**definitions[schema["$ref"].rsplit("/", 1)[-1]],
+                  **{k: v for k, v in schema.items() if k != "$ref"}}
+        return _resolve(schema, definitions)
+    for part in schema.get("allOf", []):
+        schema = {**_resolve(part, definitions), **{k: v for k, v in schema.items() if k != "allOf"}}
+    return schema
+
+
+def _from_text(text: str, types: set[str]) -> Any:
+    """A command-line string as the first of the schema's ``types`` it reads as; unchanged when none fits."""
+    lowered = text.strip().lower()
+    if "null" in types and lowered in ("null", "none", "~", ""):
+        return None
+    if "boolean" in types and lowered in ("true", "false", "yes", "no", "on", "off"):
+        return lowered in ("true", "yes", "on")
+    for kind, parse in (("integer", int), ("number", float)):
+        if kind in types:
+            try:
+                return parse(text)
+            except ValueError:
+                pass
+    if types & {"array", "object"}:
+        try:
+            parsed = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return text
+        if isinstance(parsed, (list, dict)):
+            return parsed
+    return text
+
+
+def conform(instance: Any, schema: dict, definitions: dict) -> Any:
+    """``instance`` with each value brought to its schema type (see the module docstring); a new object."""
+    schema = _resolve(schema, definitions)
+    types = schema.get("type", [])
+    types = {types} if isinstance(types, str) else set(types)
+    if "enum" in schema and not types:
+        types = {{bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}[type(v)]
+                 for v in schema["enum"]}
+    if isinstance(instance, str) and types and "string" not in types:
+        instance = _from_text(instance, types)
+    if isinstance(instance, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {k: conform(v, props[k] if k in props else extra if isinstance(extra, dict) else {}, definitions)
+                for k, v in instance.items()}
+    if isinstance(instance, list):
+        items = schema.get("items", {})
+        return [conform(v, items if isinstance(items, dict) else {}, definitions) for v in instance]
+    if isinstance(instance, bool):
+        return instance
+    if isinstance(instance, int) and "number" in types and "integer" not in types:
+        return float(instance)
+    if isinstance(instance, float) and "integer" in types and instance.is_integer():
+        return int(instance)
+    return instance
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted (recursively) and tuples as lists: one repr per content.
+
+    Rule params are compared by their repr, so every param goes through this.
+    """
+    if isinstance(value, dict):
+        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
+
+
 def _validate(instance: Any, schema: dict, where: str, fill_defaults: bool) -> None:
     cls = _FillingValidator if fill_defaults else jsonschema.Draft7Validator
     errors = sorted(cls(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
@@ -62,15 +144,39 @@ def _fragment(schema: dict, definition: str) -> dict:
 
 
 def validate_config(config: dict, schema: dict | None = None) -> dict:
-    """Validate the top-level configuration in place, filling defaults; returns it."""
+    """Validate the top-level configuration in place (typed, defaults filled); returns it."""
     schema = schema or load_schema()
+    conformed = conform(config, schema, schema["definitions"])
+    config.clear()
+    config.update(conformed)
     for section in SECTIONS:
         config.setdefault(section, {})
     _validate(config, schema, "config", fill_defaults=True)
+    config.update(conform(config, schema, schema["definitions"]))  # the defaults just filled in, typed
     unknown = [t for t in config.get("targets", []) if t not in config["datasets"]]
     if unknown:
         raise ConfigError(f"invalid configuration in config: targets {unknown} are not listed under `datasets`")
+    _check_variants(config, "config")
     return config
+
+
+def command_line_overrides(overrides: dict, schema: dict | None = None) -> dict:
+    """The sections given with ``--configfile`` / ``--config``, typed; they win over dataset files."""
+    schema = schema or load_schema()
+    typed = conform(dict(overrides), schema, schema["definitions"])
+    return {section: typed[section] for section in SECTIONS if isinstance(typed.get(section), dict)}
+
+
+def _check_variants(settings: dict, where: str) -> None:
+    """Variant names are checked against the one list of them (mfon.variants.VARIANTS)."""
+    from .variants import VARIANTS
+
+    experiment = settings.get("experiment", {})
+    for key in ("variants", "ablation_variants"):
+        unknown = [v for v in experiment.get(key, []) if v not in VARIANTS]
+        if unknown:
+            raise ConfigError(f"invalid configuration in {where}:\n  experiment.{key}: unknown variant(s) "
+                              f"{unknown}; known: {list(VARIANTS)}")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -84,29 +190,37 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
-def dataset_settings(config: dict, name: str, workdir: Path | str = ".", schema: dict | None = None) -> dict:
-    """The effective settings of dataset ``name``: its own fields plus every section, validated with defaults."""
+def dataset_settings(config: dict, name: str, workdir: Path | str = ".", schema: dict | None = None,
+                     overrides: dict | None = None) -> dict:
+    """The effective settings of dataset ``name``: its own fields plus every section, validated with defaults.
+
+    ``overrides``: sections from the command line (:func:`command_line_overrides`), applied last.
+    """
     schema = schema or load_schema()
+    overrides = overrides or {}
     if name not in config["datasets"]:
         raise ConfigError(f"unknown dataset {name!r}; configured datasets: {sorted(config['datasets'])}")
     path = Path(workdir) / config["datasets"][name]
     if not path.is_file():
         raise ConfigError(f"dataset file for {name!r} not found: {path}")
     with open(path, encoding="utf-8") as fh:
-        own = yaml.safe_load(fh) or {}
+        own = conform(yaml.safe_load(fh) or {}, _fragment(schema, "dataset"), schema["definitions"])
     _validate(own, _fragment(schema, "dataset"), str(path), fill_defaults=False)
     if own["name"] != name:
         raise ConfigError(f"{path}: `name: {own['name']}` does not match the dataset key {name!r} in config")
     merged = {key: value for key, value in own.items() if key not in SECTIONS}
     for section in SECTIONS:
-        merged[section] = deep_merge(config.get(section, {}), own.get(section, {}))
+        merged[section] = deep_merge(deep_merge(config.get(section, {}), own.get(section, {})),
+                                     overrides.get(section, {}))
     _validate(merged, _fragment(schema, "dataset"), str(path), fill_defaults=True)
+    _check_variants(merged, str(path))
+    merged = conform(merged, _fragment(schema, "dataset"), schema["definitions"])
     if merged["label_range"][0] >= merged["label_range"][1]:
         raise ConfigError(f"{path}: label_range must be [low, high] with low < high")
     if "demo" in merged:
         if merged["demo"]["min_duration"] > merged["demo"]["max_duration"]:
             raise ConfigError(f"{path}: demo.min_duration exceeds demo.max_duration")
-    return merged
+    return canonical(merged)
 
 
 def config_hash(settings: Any) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import layout
 from .atomic import read_tsv
 from .errors import MfonError
 from .h5store import FeatureFile
@@ -30,16 +31,25 @@ class FeatureSources:
 
     manifest: Path
     clip_status: Path
-    text: Path
-    visual: Path
-    acoustic: Path
+    text: Path | None
+    visual: Path | None
+    acoustic: Path | None
 
     @classmethod
     def for_dataset(cls, results_dir: Path | str, dataset: str) -> "FeatureSources":
-        base = Path(results_dir) / dataset
-        return cls(manifest=base / "manifest.tsv", clip_status=base / "qc" / "clip_status.tsv",
-                   text=base / "features" / "text_features.h5", visual=base / "features" / "visual_features.h5",
-                   acoustic=base / "features" / "acoustic_features.h5")
+        """The files of ``dataset`` under ``results_dir`` (laid out as :mod:`mfon.layout` says)."""
+        def under(path: str) -> Path:
+            return Path(results_dir) / Path(path).relative_to(layout.RESULTS)
+
+        return cls(manifest=under(layout.manifest(dataset)), clip_status=under(layout.clip_status(dataset)),
+                   **{m: under(layout.features(dataset, m)) for m in layout.MODALITIES})
+
+    @classmethod
+    def from_files(cls, files) -> "FeatureSources":
+        """From a rule's named inputs (manifest, clip_status and the feature files of the modalities used;
+        a modality not used is None and never read)."""
+        return cls(manifest=Path(files["manifest"]), clip_status=Path(files["clip_status"]),
+                   **{m: Path(files[m]) if m in files.keys() else None for m in layout.MODALITIES})
 
     def provenance(self, modalities: tuple[str, ...] = ("text", *SEQUENCE_MODALITIES)) -> dict:
         """What a checkpoint records about its training data: per file its config hash and dims."""

@@ -2,42 +2,69 @@
 
 The workflow passes these dicts to the training rules as ``params``: a teacher sees only the knobs that shape
 a teacher, so changing an MFON-only knob (an MPA depth, a loss weight, a learning rate) never retrains teachers.
+Runtime knobs (threads, GPUs, device, precision) are not in them: they do not change what a run computes, so
+the rules pass them as threads/resources. Torch-free: the workflow calls this while it plans.
 """
 
 from __future__ import annotations
 
 import copy
 
-from .models import VARIANTS, apply_variant
+from .config import canonical
+from .models.config import ModelConfig, _merge
+from .variants import VARIANTS
 
 TEACHER_MODEL_KEYS = ("d_model", "n_heads", "ffn_multiplier", "teacher_head_hidden", "fidelity")
 
+#: The visual settings each backend reads (the others cannot change its features). ``device`` is a
+#: runtime resource of the pyfeat backend, not a setting of its result.
+VISUAL_BACKEND_KEYS = {
+    "mediapipe": ("backend", "fps", "max_side", "min_detection_confidence", "no_face_policy"),
+    "pyfeat": ("backend", "fps", "max_side", "no_face_policy"),
+    "openface_csv": ("backend", "csv_root", "columns", "csv_extension", "fps", "no_face_policy"),
+    "facet_export": ("backend", "csv_root", "columns", "csv_extension", "fps", "no_face_policy"),
+}
+
+
+def extraction_settings(settings: dict, modality: str) -> dict:
+    """The settings that shape ``modality``'s extracted features, canonical (the extraction rules' params)."""
+    section = settings[modality]
+    if modality == "visual":
+        section = {key: section[key] for key in VISUAL_BACKEND_KEYS[section["backend"]]}
+    return canonical(section)
+
 
 def teacher_settings(settings: dict, modality: str) -> dict:
-    """Model knobs, training knobs and runtime of the teacher of ``modality``."""
+    """Model knobs and training knobs of the teacher of ``modality``."""
     model = settings["model"]
     subset = {key: copy.deepcopy(model[key]) for key in TEACHER_MODEL_KEYS}
     for key in ("max_len", "teacher_layers", "teacher_dropout"):
         subset[key] = {modality: model[key][modality]}
-    return {"model": subset, "training": {**settings["teacher_training"],
-                                          "standardize": settings["training"]["standardize"]},
-            "runtime": settings["runtime"]}
+    return canonical({"model": subset, "training": {**settings["teacher_training"],
+                                                    "standardize": settings["training"]["standardize"]}})
 
 
-def variant_settings(settings: dict, variant: str) -> dict:
-    """Model (with the variant's overrides), loss, training and runtime of one MFON variant."""
+def variant_model(settings: dict, variant: str) -> ModelConfig:
+    """The validated model configuration of ``variant`` (input sizes still the defaults)."""
     if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; known: {sorted(VARIANTS)}")
+        raise ValueError(f"unknown variant {variant!r}; known: {list(VARIANTS)}")
     base = copy.deepcopy(settings["model"])
     base["max_len"] = {**base["max_len"], "text": settings["text"]["max_length"]}
     base["text_model"] = settings["text"]["model"]
-    model, loss = apply_variant(variant, base, settings["loss"])
+    return ModelConfig.from_dict(_merge(base, VARIANTS[variant]["model"]))
+
+
+def variant_settings(settings: dict, variant: str) -> dict:
+    """Model (with the variant's overrides), loss and training of one MFON variant, plus what it reads."""
+    model = variant_model(settings, variant)
     model_dict = model.to_dict()
     # Input sizes come from the feature files at training time, not from config.
     for key in ("d_visual", "d_acoustic"):
         model_dict.pop(key, None)
-    return {"model": model_dict, "loss": loss.to_dict(), "training": settings["training"],
-            "runtime": settings["runtime"], "teachers": teachers_needed(model.optimised, loss.alpha)}
+    loss = {**settings["loss"], **VARIANTS[variant]["loss"]}
+    return canonical({"model": model_dict, "loss": loss, "training": settings["training"],
+                      "modalities": list(model.modalities),
+                      "teachers": teachers_needed(model.optimised, loss["alpha"])})
 
 
 def teachers_needed(optimised: list[str], alpha: float) -> list[str]:
@@ -51,7 +78,7 @@ def search_trial_settings(settings: dict, trial: int) -> dict:
 
     search = settings["experiment"]["search"]
     overrides = sample_trial(search["space"], search["seed"], trial)
-    return {**variant_settings(apply_overrides(settings, overrides), "mfon"), "overrides": overrides}
+    return {**variant_settings(apply_overrides(settings, overrides), "mfon"), "overrides": canonical(overrides)}
 
 
 def tuned_settings(settings: dict, overrides: dict) -> dict:
@@ -59,3 +86,8 @@ def tuned_settings(settings: dict, overrides: dict) -> dict:
     from .search import apply_overrides
 
     return variant_settings(apply_overrides(settings, overrides), "mfon")
+
+
+def job_runtime(resources, threads: int) -> dict:
+    """How a training job runs (device, bf16 autocast, CPU threads), from its Snakemake resources and threads."""
+    return {"device": resources.device, "bf16": bool(resources.bf16), "threads": int(threads)}

@@ -17,7 +17,6 @@ import numpy as np
 
 from .atomic import atomic_path, write_tsv
 from .errors import ConfigError, MfonError
-from .metrics import LOWER_IS_BETTER
 
 # Knobs that shape the teachers (shared by every trial) or the data: a search may not change them.
 FROZEN_PREFIXES = ("model.d_model", "model.n_heads", "model.ffn_multiplier", "model.max_len", "model.teacher_",
@@ -87,6 +86,8 @@ def summarize_search(trial_metrics: list[Path], overrides: list[dict], out_csv: 
     for path, result in zip(trial_metrics, results):
         if "test" in result:
             raise MfonError(f"{path}: a search trial evaluated the test split; trials must use valid only")
+    from .metrics import LOWER_IS_BETTER  # scikit-learn: not needed while the workflow plans
+
     sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
     scores = [sign * r["valid"][metric] for r in results]
     if any(not np.isfinite(s) for s in scores):

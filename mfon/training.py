@@ -23,6 +23,7 @@ from .atomic import atomic_path, write_tsv
 from .data import FeatureSources, SplitData, Standardizer, collate, feature_dims, fit_standardizer, load_split, \
     split_counts
 from .errors import MfonError
+from .logutil import progress_logger
 from .losses import MFONLoss
 from .metrics import metrics_for
 from .models import ModelConfig, TeacherEncoder, build_model, distillation_targets, parameter_groups
@@ -47,7 +48,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise MfonError(f"training.device is {name!r} but torch sees no CUDA device "
+        raise MfonError(f"runtime.device is {name!r} but torch sees no CUDA device "
                         f"(torch {torch.__version__}; see README 'Install' for the CUDA build)")
     return torch.device(name)
 
@@ -144,7 +145,7 @@ def fit(model: torch.nn.Module, *, loss_terms: Callable[[dict], dict[str, torch.
                "valid_mse": round(valid_mse, 6), **{f"valid_{k}": v for k, v in metric(preds, valid_truth).items()},
                "seconds": round(time.monotonic() - start, 2)}
         history.append(row)
-        log.info("epoch %d/%d: train loss %.4f, valid MSE %.4f (%.1f s)", epoch, epochs,
+        progress_logger().info("epoch %d/%d: train loss %.4f, valid MSE %.4f (%.1f s)", epoch, epochs,
                  row.get("train_total", float("nan")), valid_mse, row["seconds"])
         if valid_mse < best_loss:
             best_loss, best_epoch, stale = valid_mse, epoch, 0
@@ -183,10 +184,9 @@ def load_checkpoint(path: Path, *, kind: str | None = None, sources: FeatureSour
     if kind is not None and state["kind"] != kind:
         raise MfonError(f"{path}: is a {state['kind']} checkpoint, expected {kind}")
     if sources is not None:
-        current = sources.provenance()
-        for modality in modalities:
-            if modality not in state["provenance"]:
-                continue
+        checked = tuple(m for m in modalities if m in state["provenance"])
+        current = sources.provenance(checked)
+        for modality in checked:
             made, now = state["provenance"][modality], current[modality]
             if made["config_hash"] != now["config_hash"] or made["dims"] != now["dims"]:
                 raise MfonError(
@@ -292,12 +292,12 @@ def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dic
     out_dir = Path(out_dir)
     seed_everything(seed)
     device, bf16 = _runtime(runtime)
-    max_len = {m: model["max_len"][m] for m in ("visual", "acoustic")}
-    splits, standardizer = load_data(sources, max_len, training["standardize"], ("text", "visual", "acoustic"),
-                                     ("train", *eval_splits))
+    used = tuple(m for m in ("text", "visual", "acoustic") if m in model["modalities"])  # nothing else is read
+    max_len = {m: model["max_len"][m] for m in ("visual", "acoustic") if m in used}
+    splits, standardizer = load_data(sources, max_len, training["standardize"], used, ("train", *eval_splits))
     loaders = Loaders(splits, max_len, training["batch_size"])
-    dims = feature_dims(sources)
-    config = ModelConfig.from_dict({**model, "d_visual": dims["visual"], "d_acoustic": dims["acoustic"]})
+    dims = feature_dims(sources, used)
+    config = ModelConfig.from_dict({**model, **{f"d_{m}": d for m, d in dims.items()}})
     net = build_model(config).to(device)
     objective = MFONLoss(loss)
     frozen = {m: load_teacher(p, sources, config.d_model).to(device) for m, p in teachers.items()}
@@ -322,7 +322,7 @@ def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dic
     save_checkpoint(out_dir / "checkpoint.pt", kind="mfon", model=net.cpu(),
                     config={"model": config.to_dict(), "training": training, "loss": loss, "seed": seed,
                             "variant": variant},
-                    provenance=sources.provenance(), standardizer=standardizer)
+                    provenance=sources.provenance(used), standardizer=standardizer)
     return _write_outputs(out_dir, loaders, preds, history, metric_family, {
         "kind": "mfon", "variant": variant, "seed": seed, "best_epoch": best_epoch,
         "clips": split_counts(sources), "device": str(device)})

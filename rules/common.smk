@@ -1,13 +1,18 @@
-# Configuration resolution and small helpers shared by the rules.
+# Configuration resolution and the helpers the rules share. Imports nothing heavy (no torch): a dry run of a
+# large dataset plans in seconds. Paths come from mfon.layout, the one home of the results/ layout.
 import re
 from pathlib import Path
 
-from mfon.config import dataset_settings, validate_config
-from mfon.experiment import search_trial_settings, teacher_settings, variant_settings
+from mfon import layout
+from mfon.codegraph import code_files
+from mfon.config import canonical, command_line_overrides, dataset_settings, validate_config
+from mfon.experiment import extraction_settings, search_trial_settings, teacher_settings, variant_settings
+from mfon.variants import VARIANTS
 from snakemake.exceptions import WorkflowError
-from mfon.models import VARIANTS
 
 validate_config(config)
+# --configfile / --config values win over dataset files (README "Configuration").
+CLI_OVERRIDES = command_line_overrides(workflow.config_settings.overwrite_config)
 
 
 def _dataset_file_dir(name):
@@ -16,7 +21,8 @@ def _dataset_file_dir(name):
     return "." if Path(relative).is_file() else workflow.basedir
 
 
-DATASETS = {name: dataset_settings(config, name, _dataset_file_dir(name)) for name in config["datasets"]}
+DATASETS = {name: dataset_settings(config, name, _dataset_file_dir(name), overrides=CLI_OVERRIDES)
+            for name in config["datasets"]}
 DEMO_ROOTS = {s["root"]: s for s in DATASETS.values() if "demo" in s}
 RAW_DATASETS = [n for n, s in DATASETS.items() if s["source"]["kind"] == "raw"]
 IMPORTED_DATASETS = [n for n, s in DATASETS.items() if s["source"]["kind"] == "mmsa_pickle"]
@@ -26,12 +32,10 @@ def one_of(names):
     """A wildcard regex matching exactly ``names`` (and nothing when the list is empty)."""
     return "|".join(map(re.escape, names)) or "(?!)"
 
-MODALITIES = ["acoustic", "visual", "text"]
-
 
 wildcard_constraints:
     dataset=one_of(DATASETS),
-    modality="acoustic|visual",
+    modality=one_of(layout.FRAME_MODALITIES),
     seed=r"\d+",
     variant=one_of(VARIANTS),
     trial=r"\d+",
@@ -39,70 +43,95 @@ wildcard_constraints:
     n_shards=r"\d+",
 
 
+# Cheap bookkeeping jobs run on the submitting host, never as cluster jobs.
+localrules:
+    all,
+    demo_corpus,
+    merge_features,
+    clip_status,
+    modality_clip_status,
+    table,
+    ablation_table,
+    search_summary,
+
+
 def settings(wildcards):
     return DATASETS[wildcards.dataset]
 
 
-def code(*modules):
-    """Source files of the mfon modules a rule runs, listed as inputs so that editing them reruns the rule."""
-    return [str(Path(workflow.basedir) / "mfon" / m) for m in modules]
-
-
-def n_shards(dataset):
-    return DATASETS[dataset]["extraction"]["shards"]
-
-
-def feature_targets(dataset):
-    return [
-        *[f"results/{dataset}/features/{m}_features.h5" for m in MODALITIES],
-        f"results/{dataset}/qc/clip_status.tsv",
-    ]
+def code(script, skip=()):
+    """The mfon source files ``workflow_scripts/<script>`` runs (its import closure, less the modules in
+    ``skip``), listed as an input so that editing one of them reruns exactly the rules that run it."""
+    return code_files(Path(workflow.basedir) / "workflow_scripts" / script, workflow.basedir, tuple(skip))
 
 
 def final_targets(dataset):
-    targets = [*feature_targets(dataset), f"results/{dataset}_table.csv"]
-    if DATASETS[dataset]["experiment"]["ablation_variants"]:
-        targets.append(f"results/{dataset}_ablation.csv")
+    experiment = DATASETS[dataset]["experiment"]
+    targets = [*[layout.features(dataset, m) for m in layout.MODALITIES], layout.clip_status(dataset),
+               layout.table(dataset)]
+    if experiment["ablation_variants"]:
+        targets.append(layout.table(dataset, "ablation"))
     if search_enabled(dataset):
-        targets.append(f"results/{dataset}_search.csv")
+        targets.append(layout.table(dataset, "search"))
     return targets
 
 
-# Modules every extraction job runs (listed as inputs of both shard rules).
-EXTRACTION_CODE = ("extraction.py", "features/__init__.py", "h5store.py", "media.py", "atomic.py", "config.py")
+# ----------------------------------------------------------------------------------------- feature stage
+
+# The extractor modules of each frame modality: an extraction job runs its own modality's only.
+EXTRACTOR_MODULES = {"acoustic": ("mfon.features.acoustic",),
+                     "visual": ("mfon.features.visual", "mfon.importers.facial_csv")}
 
 
-def shard_files(kind):
+def extraction_code(modality=None):
+    """What an extraction job of ``modality`` runs (None: a merge, which runs no extractor)."""
+    others = [m for name, modules in EXTRACTOR_MODULES.items() if name != modality for m in modules]
+    return code("extract_features.py" if modality else "merge_features.py", skip=others)
+
+
+def extraction_params(modality):
+    """Exactly the settings that shape ``modality``'s features (a device or a CSV folder another backend
+    reads are left out), canonical."""
+    return lambda w: extraction_settings(settings(w), modality)
+
+
+def shard_files(ext):
     def files(w):
-        n = n_shards(w.dataset)
-        ext = "h5" if kind == "features" else "tsv"
-        return [f"results/{w.dataset}/features/shards/{w.modality}_{k}of{n}.{ext}" for k in range(n)]
+        n = settings(w)["extraction"]["shards"]
+        return [layout.feature_shard(w.dataset, w.modality, k, n, ext) for k in range(n)]
 
     return files
 
 
-# ----------------------------------------------------------------------------------- learning stage
-
-# Modules every training job runs.
-TRAINING_CODE = ("training.py", "data.py", "experiment.py", "losses.py", "metrics.py", "h5store.py", "atomic.py",
-                 "models/__init__.py", "models/config.py", "models/layers.py", "models/encoders.py",
-                 "models/mfon.py", "models/variants.py")
-
-
-def feature_files(dataset, modalities=("text", "visual", "acoustic")):
-    base = f"results/{dataset}"
-    files = {"manifest": f"{base}/manifest.tsv", "clip_status": f"{base}/qc/clip_status.tsv"}
-    files.update({m: f"{base}/features/{m}_features.h5" for m in modalities})
-    return files
+def modality_status_inputs(w):
+    """A raw dataset's per-modality status comes from that modality's report alone; an imported dataset's
+    from the import's status (one pickle makes every modality)."""
+    if w.dataset in IMPORTED_DATASETS:
+        return {"status": layout.clip_status(w.dataset)}
+    one = w.single_modality
+    made_by = layout.features(w.dataset, "text") if one == "text" else layout.modality_report(w.dataset, one)
+    return {"rejected": layout.rejected(w.dataset), "manifest": layout.manifest(w.dataset), one: made_by}
 
 
-def teachers_for(dataset, variant, seed):
-    needed = variant_settings(DATASETS[dataset], variant)["teachers"]
-    return [f"results/{dataset}/teachers/{m}/seed{seed}/checkpoint.pt" for m in needed]
+# ----------------------------------------------------------------------------------------- learning stage
+
+def training_inputs(dataset, modalities):
+    """Named inputs of a run on ``modalities``: the manifest, the clip status of exactly those modalities
+    (so that a change to another modality's features never touches it) and their feature files."""
+    modalities = [m for m in layout.MODALITIES if m in modalities]
+    status = layout.clip_status(dataset) if len(modalities) > 1 else layout.clip_status(dataset, modalities[0])
+    return {"manifest": layout.manifest(dataset), "clip_status": status,
+            **{m: layout.features(dataset, m) for m in modalities}}
 
 
-def teacher_checkpoints(w):
-    return teachers_for(w.dataset, w.variant, w.seed)
+def teacher_checkpoints(dataset, teachers, seed):
+    return {f"teacher_{m}": f"{layout.teacher_dir(dataset, m, seed)}/checkpoint.pt" for m in teachers}
+
+
+def variant_inputs(w):
+    run = variant_settings(settings(w), w.variant)
+    return {**training_inputs(w.dataset, run["modalities"]),
+            **teacher_checkpoints(w.dataset, run["teachers"], w.seed)}
 
 
 def search_enabled(dataset):
@@ -113,25 +142,46 @@ def search_seed(dataset):
     return DATASETS[dataset]["experiment"]["seeds"][0]
 
 
+def full_model_inputs(dataset, seed):
+    """Inputs of a full-model run (search trial, tuned run): every modality and the seed's teachers."""
+    run = variant_settings(DATASETS[dataset], "mfon")
+    return {**training_inputs(dataset, run["modalities"]), **teacher_checkpoints(dataset, run["teachers"], seed)}
+
+
+def training_threads(w):
+    return settings(w)["runtime"]["threads"]
+
+
+def training_resources(kind):
+    """Scheduler resources of a training job (kind: teacher or train) from the dataset's runtime section;
+    none of them is a param, so changing them reruns nothing."""
+    def resource(name):
+        return lambda w: settings(w)["runtime"][f"{kind}_{name}"]
+
+    return {"mem_mb": resource("mem_mb"), "runtime": resource("minutes"),
+            "gpu": lambda w: settings(w)["runtime"]["gpus"],
+            "device": lambda w: settings(w)["runtime"]["device"],
+            "bf16": lambda w: int(settings(w)["runtime"]["bf16"])}
+
+
+def table_inputs(which):
+    """The metrics of every run a table summarises, named by variant."""
+    def inputs(w):
+        experiment = settings(w)["experiment"]
+        return {v: [f"{run_folder(w.dataset, v)}/seed{s}/metrics.json" for s in experiment["seeds"]]
+                for v in experiment[which]}
+
+    return inputs
+
+
 def run_folder(dataset, variant):
     """Where a variant's runs live; with a search, the full model's row is the retrained winner."""
-    if variant == "mfon" and search_enabled(dataset):
-        return f"results/{dataset}/mfon_tuned"
-    return f"results/{dataset}/mfon/{variant}"
-
-
-def table_runs(which):
-    def runs(w):
-        experiment = settings(w)["experiment"]
-        return [f"{run_folder(w.dataset, v)}/seed{s}/metrics.json"
-                for v in experiment[which] for s in experiment["seeds"]]
-
-    return runs
+    return layout.variant_dir(dataset, variant, tuned=variant == "mfon" and search_enabled(dataset))
 
 
 def search_trials(w):
     n = settings(w)["experiment"]["search"]["trials"]
-    return [f"results/{w.dataset}/search/trial{t}/metrics.json" for t in range(n)]
+    return [f"{layout.trial_dir(w.dataset, t)}/metrics.json" for t in range(n)]
 
 
 def mmsa_pickle(w):

@@ -6,7 +6,7 @@ rule demo_corpus:
         labels="{demo_root}/label.csv",
         media=directory("{demo_root}/Raw"),
     input:
-        code=code("demo.py", "atomic.py"),
+        code=code("make_demo_corpus.py"),
     params:
         demo=lambda w: DEMO_ROOTS[w.demo_root]["demo"],
     wildcard_constraints:
@@ -14,7 +14,7 @@ rule demo_corpus:
     conda:
         "../envs/mfon.yaml"
     log:
-        "logs/demo_corpus/{demo_root}.log",
+        layout.log("demo_corpus", "{demo_root}"),
     threads: 1
     resources:
         mem_mb=2000,

@@ -5,15 +5,14 @@
 rule import_mmsa:
     input:
         pickle=mmsa_pickle,
-        code=code("importers/__init__.py", "importers/mmsa.py", "features/__init__.py", "features/text.py", "h5store.py",
-                  "atomic.py"),
+        code=code("import_mmsa.py"),
     output:
-        manifest="results/{dataset}/manifest.tsv",
-        rejected="results/{dataset}/qc/rejected.tsv",
-        clip_status="results/{dataset}/qc/clip_status.tsv",
-        text="results/{dataset}/features/text_features.h5",
-        visual="results/{dataset}/features/visual_features.h5",
-        acoustic="results/{dataset}/features/acoustic_features.h5",
+        manifest=layout.manifest("{dataset}"),
+        rejected=layout.rejected("{dataset}"),
+        clip_status=layout.clip_status("{dataset}"),
+        text=layout.features("{dataset}", "text"),
+        visual=layout.features("{dataset}", "visual"),
+        acoustic=layout.features("{dataset}", "acoustic"),
     params:
         source=lambda w: settings(w)["source"],
         text=lambda w: settings(w)["text"],
@@ -24,7 +23,7 @@ rule import_mmsa:
     conda:
         "../envs/mfon.yaml"
     log:
-        "logs/{dataset}/import_mmsa.log",
+        layout.log("{dataset}", "import_mmsa"),
     threads: 1
     resources:
         mem_mb=16000,

@@ -4,10 +4,10 @@
 rule ingest:
     input:
         labels=lambda w: f"{settings(w)['root']}/label.csv",
-        code=code("manifest.py", "media.py", "atomic.py"),
+        code=code("ingest.py"),
     output:
-        manifest="results/{dataset}/manifest.tsv",
-        rejected="results/{dataset}/qc/rejected.tsv",
+        manifest=layout.manifest("{dataset}"),
+        rejected=layout.rejected("{dataset}"),
     params:
         root=lambda w: settings(w)["root"],
         label_range=lambda w: settings(w)["label_range"],
@@ -18,7 +18,7 @@ rule ingest:
     conda:
         "../envs/mfon.yaml"
     log:
-        "logs/{dataset}/ingest.log",
+        layout.log("{dataset}", "ingest"),
     threads: 2
     resources:
         mem_mb=2000,

@@ -1,28 +1,25 @@
 # MFON and its ablation variants: one run per dataset, variant and seed, distilling from that seed's teachers.
+# A run reads only the modalities its variant uses (text_only reads no frame features).
 
 
 rule train_mfon:
     input:
-        unpack(lambda w: feature_files(w.dataset)),
-        teachers=teacher_checkpoints,
-        code=code(*TRAINING_CODE),
+        unpack(variant_inputs),
+        code=code("train_mfon.py"),
     output:
-        checkpoint="results/{dataset}/mfon/{variant}/seed{seed}/checkpoint.pt",
-        metrics="results/{dataset}/mfon/{variant}/seed{seed}/metrics.json",
-        predictions="results/{dataset}/mfon/{variant}/seed{seed}/predictions.tsv",
-        history="results/{dataset}/mfon/{variant}/seed{seed}/history.tsv",
+        **layout.run_outputs(layout.run_dir("{dataset}", "{variant}", "{seed}")),
     params:
         run=lambda w: variant_settings(settings(w), w.variant),
         seed=lambda w: int(w.seed),
         metrics=lambda w: settings(w)["experiment"]["metrics"],
+        variant=lambda w: w.variant,
+        eval_splits=["valid", "test"],
     conda:
         "../envs/mfon.yaml"
     log:
-        "logs/{dataset}/mfon/{variant}_seed{seed}.log",
-    threads: lambda w: settings(w)["runtime"]["threads"]
+        layout.log("{dataset}", "mfon", "{variant}_seed{seed}"),
+    threads: training_threads
     resources:
-        gpu=lambda w: settings(w)["runtime"]["gpus"],
-        mem_mb=8000,
-        runtime=480,
+        **training_resources("train"),
     script:
         "../workflow_scripts/train_mfon.py"

@@ -1,30 +1,29 @@
 # Random hyperparameter search (experiment.search): trials scored on the validation split only, the winner
-# retrained over every seed as the `mfon` row of the tables.
+# retrained over every seed as the `mfon` row of the tables. Trial checkpoints are temporary (--notemp keeps
+# them): the search keeps each trial's metrics, and the winner is retrained.
 
 
 rule search_trial:
     input:
-        unpack(lambda w: feature_files(w.dataset)),
-        teachers=lambda w: teachers_for(w.dataset, "mfon", search_seed(w.dataset)),
-        code=code(*TRAINING_CODE, "search.py"),
+        unpack(lambda w: full_model_inputs(w.dataset, search_seed(w.dataset))),
+        code=code("train_mfon.py"),
     output:
-        checkpoint="results/{dataset}/search/trial{trial}/checkpoint.pt",
-        metrics="results/{dataset}/search/trial{trial}/metrics.json",
-        predictions="results/{dataset}/search/trial{trial}/predictions.tsv",
-        history="results/{dataset}/search/trial{trial}/history.tsv",
+        **{name: temp(path) if name == "checkpoint" else path
+           for name, path in layout.run_outputs(layout.trial_dir("{dataset}", "{trial}")).items()},
     params:
         run=lambda w: search_trial_settings(settings(w), int(w.trial)),
         seed=lambda w: search_seed(w.dataset),
         metrics=lambda w: settings(w)["experiment"]["metrics"],
+        variant="mfon",
+        # The test split is never read by a trial (its labels included).
+        eval_splits=["valid"],
     conda:
         "../envs/mfon.yaml"
     log:
-        "logs/{dataset}/search/trial{trial}.log",
-    threads: lambda w: settings(w)["runtime"]["threads"]
+        layout.log("{dataset}", "search", "trial{trial}"),
+    threads: training_threads
     resources:
-        gpu=lambda w: settings(w)["runtime"]["gpus"],
-        mem_mb=8000,
-        runtime=480,
+        **training_resources("train"),
     script:
         "../workflow_scripts/train_mfon.py"
 
@@ -32,10 +31,10 @@ rule search_trial:
 rule search_summary:
     input:
         trials=search_trials,
-        code=code("search.py", "atomic.py"),
+        code=code("search_summary.py"),
     output:
-        table="results/{dataset}_search.csv",
-        best="results/{dataset}/search/best.json",
+        table=layout.table("{dataset}", "search"),
+        best=layout.search_best("{dataset}"),
     params:
         overrides=lambda w: [search_trial_settings(settings(w), t)["overrides"]
                              for t in range(settings(w)["experiment"]["search"]["trials"])],
@@ -43,7 +42,7 @@ rule search_summary:
     conda:
         "../envs/mfon.yaml"
     log:
-        "logs/{dataset}/search_summary.log",
+        layout.log("{dataset}", "search_summary"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -54,27 +53,21 @@ rule search_summary:
 
 rule train_mfon_tuned:
     input:
-        unpack(lambda w: feature_files(w.dataset)),
-        teachers=lambda w: teachers_for(w.dataset, "mfon", w.seed),
-        best="results/{dataset}/search/best.json",
-        code=code(*TRAINING_CODE, "search.py"),
+        unpack(lambda w: full_model_inputs(w.dataset, w.seed)),
+        best=layout.search_best("{dataset}"),
+        code=code("train_mfon_tuned.py"),
     output:
-        checkpoint="results/{dataset}/mfon_tuned/seed{seed}/checkpoint.pt",
-        metrics="results/{dataset}/mfon_tuned/seed{seed}/metrics.json",
-        predictions="results/{dataset}/mfon_tuned/seed{seed}/predictions.tsv",
-        history="results/{dataset}/mfon_tuned/seed{seed}/history.tsv",
+        **layout.run_outputs(layout.run_dir("{dataset}", "mfon", "{seed}", tuned=True)),
     params:
-        settings=lambda w: {k: settings(w)[k] for k in ("model", "loss", "training", "runtime", "text")},
+        settings=lambda w: {k: settings(w)[k] for k in ("model", "loss", "training", "text")},
         seed=lambda w: int(w.seed),
         metrics=lambda w: settings(w)["experiment"]["metrics"],
     conda:
         "../envs/mfon.yaml"
     log:
-        "logs/{dataset}/mfon_tuned_seed{seed}.log",
-    threads: lambda w: settings(w)["runtime"]["threads"]
+        layout.log("{dataset}", "mfon_tuned_seed{seed}"),
+    threads: training_threads
     resources:
-        gpu=lambda w: settings(w)["runtime"]["gpus"],
-        mem_mb=8000,
-        runtime=480,
+        **training_resources("train"),
     script:
         "../workflow_scripts/train_mfon_tuned.py"

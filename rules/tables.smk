@@ -3,18 +3,18 @@
 
 rule table:
     input:
-        runs=table_runs("variants"),
-        clip_status="results/{dataset}/qc/clip_status.tsv",
-        code=code("tables.py", "metrics.py", "paper.py", "atomic.py"),
+        unpack(table_inputs("variants")),
+        clip_status=layout.clip_status("{dataset}"),
+        code=code("make_table.py"),
     output:
-        table="results/{dataset}_table.csv",
+        table=layout.table("{dataset}"),
     params:
-        folders=lambda w: {v: run_folder(w.dataset, v) for v in settings(w)["experiment"]["variants"]},
+        variants=lambda w: settings(w)["experiment"]["variants"],
         paper=lambda w: settings(w).get("paper"),
     conda:
         "../envs/mfon.yaml"
     log:
-        "logs/{dataset}/table.log",
+        layout.log("{dataset}", "table"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -25,18 +25,18 @@ rule table:
 
 rule ablation_table:
     input:
-        runs=table_runs("ablation_variants"),
-        clip_status="results/{dataset}/qc/clip_status.tsv",
-        code=code("tables.py", "metrics.py", "paper.py", "atomic.py"),
+        unpack(table_inputs("ablation_variants")),
+        clip_status=layout.clip_status("{dataset}"),
+        code=code("make_table.py"),
     output:
-        table="results/{dataset}_ablation.csv",
+        table=layout.table("{dataset}", "ablation"),
     params:
-        folders=lambda w: {v: run_folder(w.dataset, v) for v in settings(w)["experiment"]["ablation_variants"]},
+        variants=lambda w: settings(w)["experiment"]["ablation_variants"],
         paper=lambda w: settings(w).get("paper"),
     conda:
         "../envs/mfon.yaml"
     log:
-        "logs/{dataset}/ablation_table.log",
+        layout.log("{dataset}", "ablation_table"),
     threads: 1
     resources:
         mem_mb=1000,

@@ -1,15 +1,13 @@
-# Unimodal teachers (intra-modal distillation sources): one run per dataset, modality and seed.
+# Unimodal teachers (intra-modal distillation sources): one run per dataset, modality and seed, on the clips
+# usable in that modality (qc/<modality>_clip_status.tsv), so that nothing of another modality reaches them.
 
 
 rule train_teacher:
     input:
-        unpack(lambda w: feature_files(w.dataset, (w.modality,))),
-        code=code(*TRAINING_CODE),
+        unpack(lambda w: training_inputs(w.dataset, [w.modality])),
+        code=code("train_teacher.py"),
     output:
-        checkpoint="results/{dataset}/teachers/{modality}/seed{seed}/checkpoint.pt",
-        metrics="results/{dataset}/teachers/{modality}/seed{seed}/metrics.json",
-        predictions="results/{dataset}/teachers/{modality}/seed{seed}/predictions.tsv",
-        history="results/{dataset}/teachers/{modality}/seed{seed}/history.tsv",
+        **layout.run_outputs(layout.teacher_dir("{dataset}", "{modality}", "{seed}")),
     params:
         run=lambda w: teacher_settings(settings(w), w.modality),
         seed=lambda w: int(w.seed),
@@ -17,11 +15,9 @@ rule train_teacher:
     conda:
         "../envs/mfon.yaml"
     log:
-        "logs/{dataset}/teachers/{modality}_seed{seed}.log",
-    threads: lambda w: settings(w)["runtime"]["threads"]
+        layout.log("{dataset}", "teachers", "{modality}_seed{seed}"),
+    threads: training_threads
     resources:
-        gpu=lambda w: settings(w)["runtime"]["gpus"],
-        mem_mb=4000,
-        runtime=120,
+        **training_resources("teacher"),
     script:
         "../workflow_scripts/train_teacher.py"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 
 import pytest
 import yaml
 
-from mfon.config import config_hash, dataset_settings, validate_config
+from mfon.config import command_line_overrides, config_hash, dataset_settings, validate_config
 from mfon.errors import ConfigError
 
 from conftest import PROJECT_ROOT
@@ -65,3 +67,51 @@ def test_bad_dataset_file_is_named(tmp_path):
 def test_config_hash_is_order_independent_and_value_sensitive():
     assert config_hash({"a": 1, "b": 2}) == config_hash({"b": 2, "a": 1})
     assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+def test_command_line_text_values_get_their_schema_types():
+    # Snakemake hands --config values over as text ("50", "true", "null").
+    typed = command_line_overrides({"acoustic": {"pool_rate": "50", "sample_rate": "16000"},
+                                    "runtime": {"bf16": "true", "threads": "2"},
+                                    "visual": {"fps": "null", "backend": "mediapipe"},
+                                    "model": {"mpa_layers": {"visual": "3"}, "fusion_hidden": "[64, 32]"},
+                                    "datasets": {"d": "d.yaml"}})
+    assert typed == {"acoustic": {"pool_rate": 50.0, "sample_rate": 16000},
+                     "runtime": {"bf16": True, "threads": 2}, "visual": {"fps": None, "backend": "mediapipe"},
+                     "model": {"mpa_layers": {"visual": 3}, "fusion_hidden": [64, 32]}}
+    assert type(typed["acoustic"]["pool_rate"]) is float and type(typed["acoustic"]["sample_rate"]) is int
+
+
+def test_same_settings_written_differently_resolve_identically(tmp_path):
+    (tmp_path / "d.yaml").write_text("name: d\nroot: r\nacoustic: {pool_rate: 50}\nvisual: {fps: 5}\n")
+    (tmp_path / "e.yaml").write_text("name: e\nroot: r\nvisual: {max_side: 640, fps: 5.0}\nacoustic: {pool_rate: 50.0}\n")
+    config = validate_config({"datasets": {"d": "d.yaml", "e": "e.yaml"}})
+    d, e = (dataset_settings(config, n, tmp_path) for n in ("d", "e"))
+    for section in ("acoustic", "visual", "model", "training"):
+        assert repr(d[section]) == repr(e[section]), section
+
+
+def test_command_line_overrides_win_over_the_dataset_file(tmp_path):
+    (tmp_path / "d.yaml").write_text("name: d\nroot: r\nacoustic: {pool_rate: 25}\ntraining: {epochs: 3}\n")
+    config = validate_config({"datasets": {"d": "d.yaml"}, "acoustic": {"pool_rate": "50"}})
+    assert dataset_settings(config, "d", tmp_path)["acoustic"]["pool_rate"] == 25.0  # file over config.yaml
+    s = dataset_settings(config, "d", tmp_path, overrides=command_line_overrides({"acoustic": {"pool_rate": "50"}}))
+    assert s["acoustic"]["pool_rate"] == 50.0 and s["training"]["epochs"] == 3
+
+
+def test_schema_is_the_one_validator_of_model_knobs(tmp_path):
+    (tmp_path / "d.yaml").write_text("name: d\nroot: r\nmodel: {mpa_dropout: 1.0}\n")
+    with pytest.raises(ConfigError, match="model.mpa_dropout"):
+        dataset_settings(validate_config({"datasets": {"d": "d.yaml"}}), "d", tmp_path)
+    with pytest.raises(ConfigError, match=r"experiment.variants: unknown variant\(s\) \['mfonn'\]"):
+        validate_config({"datasets": {"d": "d.yaml"}, "experiment": {"variants": ["mfonn"]}})
+
+
+def test_every_variant_resolves_without_torch():
+    code = ("import sys; from mfon.config import validate_config, dataset_settings; "
+            "from mfon.experiment import variant_settings; from mfon.variants import VARIANTS; "
+            f"c = validate_config({{'datasets': {{'demo': 'config/datasets/demo.yaml'}}}}); "
+            f"s = dataset_settings(c, 'demo', {str(PROJECT_ROOT)!r}); "
+            "[variant_settings(s, v) for v in VARIANTS]; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)
+    assert out.stdout.strip() == "False"

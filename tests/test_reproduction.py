@@ -80,14 +80,14 @@ def test_search_selection_ignores_test_labels(tmp_path):
         teachers = {}
         for modality in ("visual", "acoustic"):
             run = teacher_settings(settings, modality)
-            train_teacher(sources, modality, model=run["model"], training=run["training"], runtime=run["runtime"],
+            train_teacher(sources, modality, model=run["model"], training=run["training"], runtime=settings["runtime"],
                           seed=1111, out_dir=root / "teachers" / modality)
             teachers[modality] = root / "teachers" / modality / "checkpoint.pt"
         paths, overrides = [], []
         for trial in range(3):
             run = search_trial_settings(settings, trial)
             train_mfon(sources, {m: teachers[m] for m in run["teachers"]}, model=run["model"],
-                       training=run["training"], loss=run["loss"], runtime=run["runtime"], seed=1111,
+                       training=run["training"], loss=run["loss"], runtime=settings["runtime"], seed=1111,
                        out_dir=root / f"trial{trial}", eval_splits=("valid",))
             paths.append(root / f"trial{trial}" / "metrics.json")
             overrides.append(run["overrides"])

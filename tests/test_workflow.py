@@ -35,9 +35,9 @@ TINY_CONFIG = {
     "teacher_training": {"epochs": 1, "batch_size": 4},
     "training": {"epochs": 1, "batch_size": 4, "grad_accum": 1},
     "runtime": {"gpus": 1},
-    "experiment": {"variants": ["mfon", "text_only"], "seeds": [1111]},
+    "experiment": {"variants": ["mfon", "text_only", "visual_only"], "seeds": [1111]},
 }
-TINY_DATASET = {"name": "tiny", "root": "data/tiny",
+TINY_DATASET = {"name": "tiny", "root": "data/tiny", "acoustic": {"pool_rate": 25},
                 "demo": {"n_speakers": 3, "clips_per_speaker": 3, "seed": 3, "min_duration": 1.0,
                          "max_duration": 1.5}}
 N_CLIPS = 9
@@ -118,7 +118,8 @@ def test_all_feature_files_exist_with_documented_schema(run):
         assert found.mean() > 0.9, "the drawn demo face should be found in nearly every frame"
     status = read_tsv(results / "qc" / "clip_status.tsv")
     assert [row["usable"] for row in status] == ["1"] * N_CLIPS
-    assert len(list((results / "features" / "shards").glob("*.h5"))) == 4  # 2 shards x 2 modalities
+    # The shards are temporary: once merged, only the merged files remain.
+    assert list((results / "features" / "shards").glob("*")) == []
 
 
 def test_inspect_cli_prints_provenance(run):
@@ -137,7 +138,7 @@ def test_nothing_reruns_when_nothing_changed(run):
 
 def test_acoustic_change_reruns_acoustic_only(run):
     workflow, workdir = run
-    changed = {**TINY_CONFIG, "acoustic": {"feature_set": "eGeMAPSv02", "pool_rate": 25}}
+    changed = {**TINY_CONFIG, "acoustic": {"feature_set": "eGeMAPSv02", "pool_rate": 50}}
     (workdir / "changed.yaml").write_text(yaml.safe_dump(changed))
     out = snakemake(workflow, workdir, "-n", "--cores", "2", "--configfile", str(workdir / "changed.yaml")).stdout
     jobs = planned_jobs(out)
@@ -147,6 +148,12 @@ def test_acoustic_change_reruns_acoustic_only(run):
     assert {"train_teacher", "train_mfon", "table"} <= rules, "features changed: what was trained on them reruns"
     merged = {output for rule, output in jobs if rule == "merge_features"}
     assert merged == {"results/tiny/features/acoustic_features.h5"}, out
+    # Nothing that reads only other modalities: no visual teacher, no visual-only or text-only run.
+    trained = {output for rule, output in jobs if rule in ("train_teacher", "train_mfon")}
+    assert trained == {"results/tiny/teachers/acoustic/seed1111/checkpoint.pt",
+                       "results/tiny/mfon/mfon/seed1111/checkpoint.pt"}, out
+    statuses = {output for rule, output in jobs if rule == "modality_clip_status"}
+    assert statuses == {"results/tiny/qc/acoustic_clip_status.tsv"}, out
 
 
 def test_editing_visual_module_reruns_visual_only(run):
@@ -184,7 +191,7 @@ def test_table_has_one_row_per_variant(run):
 
     with open(workdir / "results" / "tiny_table.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["variant"] for r in rows] == ["mfon", "text_only"]
+    assert [r["variant"] for r in rows] == ["mfon", "text_only", "visual_only"]
     for row in rows:
         assert row["n_seeds"] == "1" and row["seeds"] == "1111" and row["quarantined_test"] == "0"
         assert int(row["clips_train"]) + int(row["clips_valid"]) + int(row["clips_test"]) == N_CLIPS
@@ -212,7 +219,7 @@ def test_adding_a_seed_runs_only_that_seed(run):
     jobs = planned_jobs(out)
     assert {rule for rule, _ in jobs} == {"train_teacher", "train_mfon", "table", "all"}, out
     trained = [o for r, o in jobs if r in ("train_teacher", "train_mfon")]
-    assert len(trained) == 4 and all("/seed1112/" in o for o in trained), out
+    assert len(trained) == 5 and all("/seed1112/" in o for o in trained), out
 
 
 FAKE_SLURM = {
@@ -230,13 +237,8 @@ def test_slurm_profile_requests_gpus_for_training_only(run, tmp_path):
     workflow, shared_workdir = run
     workdir = tmp_path / "run"  # failed (never-run) jobs lose their outputs: work on a copy
     shutil.copytree(shared_workdir, workdir)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in FAKE_SLURM.items():
-        (bin_dir / name).write_text(body)
-        (bin_dir / name).chmod(0o755)
+    env = {**os.environ, **_fake_slurm(tmp_path)}
     log = tmp_path / "submissions.log"
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_SLURM_LOG": str(log)}
     targets = {"results/tiny/features/shards/visual_0of2.h5": "visual_features_shard",
                "results/tiny/teachers/visual/seed1111/checkpoint.pt": "train_teacher"}
     for target, rule in targets.items():
@@ -251,3 +253,101 @@ def test_slurm_profile_requests_gpus_for_training_only(run, tmp_path):
     assert feature and training, lines
     assert "--gpus" not in feature[0] and "gpu" not in feature[0].split("--wrap")[0], feature[0]
     assert re.search(r"--gpus[= ]1\b", training[0].split("--wrap")[0]), training[0]
+
+
+def _reversed_keys(value):
+    if isinstance(value, dict):
+        return {k: _reversed_keys(value[k]) for k in reversed(list(value))}
+    return value
+
+
+def test_restated_settings_in_another_key_order_rerun_nothing(run):
+    workflow, workdir = run
+    # The current values, in another key order and with numbers written differently (5 vs 5.0), plus
+    # defaults spelled out: the same settings, so the same params.
+    restated = _reversed_keys({**TINY_CONFIG, "acoustic": {"sample_rate": 16000, **TINY_CONFIG["acoustic"]},
+                               "visual": {"fps": 5.0, "max_side": 640, "no_face_policy": "keep"},
+                               "loss": {"beta": 0.5, "alpha": 0.5}})
+    (workdir / "restated.yaml").write_text(yaml.safe_dump(restated, sort_keys=False))
+    out = snakemake(workflow, workdir, "-n", "--cores", "2", "--configfile", str(workdir / "restated.yaml")).stdout
+    assert planned_jobs(out) == set(), out
+
+
+def test_runtime_knobs_rerun_nothing(run):
+    workflow, workdir = run
+    out = snakemake(workflow, workdir, "-n", "--cores", "2", "--config",
+                    'runtime={"threads": 2, "gpus": 0, "device": "cpu", "bf16": true, "train_mem_mb": 999}',
+                    'visual={"device": "cuda"}').stdout
+    assert planned_jobs(out) == set(), out
+
+
+def test_numeric_command_line_override_is_typed_and_wins_over_the_dataset_file(run, tmp_path):
+    workflow, shared_workdir = run
+    workdir = tmp_path / "run"
+    shutil.copytree(shared_workdir, workdir)
+    # The dataset file says pool_rate 25; the command line says 50 (Snakemake hands it over as the text "50").
+    snakemake(workflow, workdir, "--cores", "1", "results/tiny/features/acoustic_features.h5",
+              "--config", 'acoustic={"pool_rate": 50}')
+    with FeatureFile(workdir / "results/tiny/features/acoustic_features.h5") as ff:
+        assert ff.attrs["frame_rate"] == 50.0 and ff.settings["pool_rate"] == 50.0
+
+
+def test_slurm_profile_demo_asks_for_no_gpu_and_small_jobs(tmp_path):
+    """A dry run of the shipped demo under --profile slurm: the resources its training jobs would ask for."""
+    shutil.copytree(PROJECT_ROOT / "config", tmp_path / "config")
+    env = {**os.environ, **_fake_slurm(tmp_path)}
+    proc = subprocess.run([*SNAKEMAKE, "-s", str(PROJECT_ROOT / "Snakefile"), "--directory", str(tmp_path),
+                           "--profile", str(PROJECT_ROOT / "slurm"), "-n", "results/demo_table.csv"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    training = [block for block in re.split(r"\n(?=rule \w+:)", proc.stdout)
+                if re.match(r"rule (train_teacher|train_mfon):", block)]
+    assert len(training) == 36, proc.stdout  # 6 teachers + 10 variants x 3 seeds
+    for block in training:
+        resources = re.search(r"resources: (.*)", block).group(1)
+        assert re.search(r"\bgpu=0\b", resources), block
+        assert int(re.search(r"\bmem_mb=(\d+)", resources).group(1)) <= 2500, block
+        assert int(re.search(r"\bruntime=(\d+)", resources).group(1)) <= 20, block
+
+
+def test_slurm_profile_runs_cheap_rules_on_the_submitting_host(run, tmp_path):
+    workflow, shared_workdir = run
+    workdir = tmp_path / "run"  # failed (never-run) jobs lose their outputs: work on a copy
+    shutil.copytree(shared_workdir, workdir)
+    env = {**os.environ, **_fake_slurm(tmp_path)}
+    submissions = tmp_path / "submissions.log"
+
+    def under_slurm(*args):
+        return subprocess.run([*SNAKEMAKE, "-s", str(workflow / "Snakefile"), "--directory", str(workdir),
+                               "--profile", str(PROJECT_ROOT / "slurm"), "--retries", "0", "--latency-wait", "1",
+                               "--slurm-init-seconds-before-status-checks", "1",
+                               "--seconds-between-status-checks", "1", "--slurm-status-attempts", "1", *args],
+                              capture_output=True, text=True, env=env, timeout=300)
+
+    # The table is a local job: it runs here and nothing is submitted.
+    proc = under_slurm("--forcerun", "table", "results/tiny_table.csv")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not submissions.exists() or submissions.read_text() == "", submissions.read_text()
+    # Demo generation runs here too; the first cluster job after it (ingest) is submitted.
+    under_slurm("--forcerun", "demo_corpus", "results/tiny/manifest.tsv")
+    lines = submissions.read_text().splitlines()
+    assert any("ingest" in line for line in lines), lines
+    assert not any("demo_corpus" in line for line in lines), lines
+
+
+def _fake_slurm(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in FAKE_SLURM.items():
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_SLURM_LOG": str(tmp_path / "submissions.log")}
+
+
+def test_dry_run_benchmark_prints_its_time():
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "benchmarks" / "dry_run.py"), "--repeats", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"best wall \d+\.\d+ s", proc.stdout), proc.stdout
+    jobs = int(proc.stdout.splitlines()[-2].split()[-1])
+    assert jobs > 300, proc.stdout  # 200 shards, 50 ablation runs, 100 trials, ... were all planned

@@ -1,4 +1,4 @@
-# Used by acoustic_features_shard and visual_features_shard: the rule's name says the modality.
+# Used by acoustic_features_shard and visual_features_shard.
 import sys
 
 sys.path.insert(0, snakemake.scriptdir + "/..")  # the mfon of this checkout, the code the rule lists as input
@@ -7,9 +7,11 @@ from mfon.extraction import extract_shard
 from mfon.logutil import run_step, setup_logging
 
 setup_logging(snakemake.log[0])
-modality = snakemake.rule.split("_")[0]
-section = snakemake.params[modality]
+settings = dict(snakemake.params.settings)
+if settings.get("backend") == "pyfeat":
+    settings["device"] = snakemake.resources.device  # where py-feat runs; not a setting of the result
 run_step(extract_shard, snakemake.input.manifest, snakemake.output.features, snakemake.output.report,
-         modality=modality, dataset=snakemake.wildcards.dataset, settings=section,
+         modality=snakemake.params.modality, dataset=snakemake.wildcards.dataset, settings=settings,
          shard=int(snakemake.wildcards.shard), n_shards=int(snakemake.wildcards.n_shards),
-         compression_level=snakemake.params.compression_level, no_face_policy=section.get("no_face_policy", "keep"))
+         compression_level=snakemake.params.compression_level,
+         no_face_policy=settings.get("no_face_policy", "keep"))

@@ -9,7 +9,6 @@ from mfon.logutil import run_step, setup_logging
 from mfon.tables import build_table
 
 setup_logging(snakemake.log[0])
-runs = {variant: [Path(p) for p in snakemake.input.runs if str(Path(p).parent.parent) == folder]
-        for variant, folder in snakemake.params.folders.items()}
+runs = {variant: [Path(p) for p in snakemake.input[variant]] for variant in snakemake.params.variants}
 run_step(build_table, runs, snakemake.output.table, dataset=snakemake.wildcards.dataset,
          paper=snakemake.params.paper)

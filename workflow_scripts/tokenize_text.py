@@ -7,4 +7,4 @@ from mfon.logutil import run_step, setup_logging
 
 setup_logging(snakemake.log[0])
 run_step(tokenize_manifest, snakemake.input.manifest, snakemake.output.features, dataset=snakemake.wildcards.dataset,
-         settings=snakemake.params.text, compression_level=snakemake.params.compression_level)
+         settings=snakemake.params.settings, compression_level=snakemake.params.compression_level)

@@ -6,16 +6,15 @@ sys.path.insert(0, snakemake.scriptdir + "/..")  # the mfon of this checkout, th
 from pathlib import Path
 
 from mfon.data import FeatureSources
+from mfon.experiment import job_runtime
 from mfon.logutil import run_step, setup_logging
 from mfon.training import train_mfon
 
 setup_logging(snakemake.log[0])
 run = snakemake.params.run
-is_trial = snakemake.rule == "search_trial"
-teachers = {Path(p).parts[-3]: Path(p) for p in snakemake.input.teachers}  # .../teachers/<modality>/seed<s>/...
-run_step(train_mfon, FeatureSources.for_dataset("results", snakemake.wildcards.dataset), teachers,
-         model=run["model"], training=run["training"], loss=run["loss"], runtime=run["runtime"],
-         seed=snakemake.params.seed, out_dir=Path(snakemake.output.checkpoint).parent,
-         metric_family=snakemake.params.metrics,
-         variant="mfon" if is_trial else snakemake.wildcards.variant,
-         eval_splits=("valid",) if is_trial else ("valid", "test"))
+sources = FeatureSources.from_files(snakemake.input)
+teachers = {m: Path(snakemake.input[f"teacher_{m}"]) for m in run["teachers"]}
+run_step(train_mfon, sources, teachers, model=run["model"], training=run["training"], loss=run["loss"],
+         runtime=job_runtime(snakemake.resources, snakemake.threads), seed=snakemake.params.seed, out_dir=Path(snakemake.output.checkpoint).parent,
+         metric_family=snakemake.params.metrics, variant=snakemake.params.variant,
+         eval_splits=tuple(snakemake.params.eval_splits))

@@ -5,12 +5,14 @@ sys.path.insert(0, snakemake.scriptdir + "/..")  # the mfon of this checkout, th
 from pathlib import Path
 
 from mfon.data import FeatureSources
+from mfon.experiment import job_runtime
 from mfon.logutil import run_step, setup_logging
 from mfon.training import train_teacher
 
 setup_logging(snakemake.log[0])
 run = snakemake.params.run
-run_step(train_teacher, FeatureSources.for_dataset("results", snakemake.wildcards.dataset),
-         snakemake.wildcards.modality, model=run["model"], training=run["training"], runtime=run["runtime"],
+modality = snakemake.wildcards.modality
+sources = FeatureSources.from_files(snakemake.input)
+run_step(train_teacher, sources, modality, model=run["model"], training=run["training"], runtime=job_runtime(snakemake.resources, snakemake.threads),
          seed=snakemake.params.seed, out_dir=Path(snakemake.output.checkpoint).parent,
          metric_family=snakemake.params.metrics)

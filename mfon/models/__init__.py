@@ -12,16 +12,35 @@ Typical use::
     terms["loss"].backward()
 """
 
-from .config import FIDELITIES, MODALITIES, NON_TEXT, ModelConfig, ModelConfigError
-from .encoders import TeacherEncoder, TextEncoder, distillation_targets
-from .layers import (CrossModalEncoder, CrossModalLayer, MLPHead, SinusoidalPositions, key_padding_mask,
-                     triangular_mask)
-from .mfon import MFON, ModelOutput, build_model, parameter_groups
-from .variants import VARIANTS, apply_variant
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "FIDELITIES", "MODALITIES", "NON_TEXT", "ModelConfig", "ModelConfigError",
-    "TeacherEncoder", "TextEncoder", "distillation_targets",
-    "CrossModalEncoder", "CrossModalLayer", "MLPHead", "SinusoidalPositions", "key_padding_mask",
-    "triangular_mask", "MFON", "ModelOutput", "build_model", "parameter_groups", "VARIANTS", "apply_variant",
-]
+# Submodules load on first use (PEP 562), so that the torch-free parts (``mfon.models.config``) can be
+# imported without torch: the workflow imports them while it plans.
+_EXPORTS = {
+    "config": ("FIDELITIES", "MODALITIES", "NON_TEXT", "ModelConfig", "ModelConfigError"),
+    "encoders": ("TeacherEncoder", "TextEncoder", "distillation_targets"),
+    "layers": ("CrossModalEncoder", "CrossModalLayer", "MLPHead", "SinusoidalPositions", "key_padding_mask",
+               "triangular_mask"),
+    "mfon": ("MFON", "ModelOutput", "build_model", "parameter_groups"),
+    "variants": ("VARIANTS", "apply_variant"),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = list(_HOME)
+
+if TYPE_CHECKING:  # the same names, for type checkers and for mfon.codegraph (which reads imports)
+    from .config import FIDELITIES, MODALITIES, NON_TEXT, ModelConfig, ModelConfigError
+    from .encoders import TeacherEncoder, TextEncoder, distillation_targets
+    from .layers import (CrossModalEncoder, CrossModalLayer, MLPHead, SinusoidalPositions, key_padding_mask,
+                         triangular_mask)
+    from .mfon import MFON, ModelOutput, build_model, parameter_groups
+    from .variants import VARIANTS, apply_variant
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value
+    return value
