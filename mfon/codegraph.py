@@ -31,8 +31,9 @@ def _package_of(root: Path, file: Path) -> str:
     return ".".join(parts)
 
 
-def _imported_modules(root: Path, file: Path) -> set[str]:
-    """Dotted names of the mfon modules ``file`` imports (package __init__ files included)."""
+@lru_cache(maxsize=None)
+def _imported_modules(root: Path, file: Path) -> frozenset[str]:
+    """Dotted names of the mfon modules ``file`` imports (package __init__ files included); read once."""
     tree = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
     this = _package_of(root, file) if file.is_relative_to(root / PACKAGE) else ""
     is_package = file.name == "__init__.py"
@@ -56,7 +57,7 @@ def _imported_modules(root: Path, file: Path) -> set[str]:
                 parts = name.split(".")
                 for i in range(1, len(parts) + 1):
                     found.add(".".join(parts[:i]))
-    return {m for m in found if _module_file(root, m) is not None}
+    return frozenset(m for m in found if _module_file(root, m) is not None)
 
 
 def _skipped(module: str, skip: tuple[str, ...]) -> bool:
