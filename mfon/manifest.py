@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("video_id", "clip_id", "text", "label", "mode")
 OPTIONAL_COLUMNS = ("label_T", "label_A", "label_V", "annotation")
-PROBE_COLUMNS = ("duration_s", "fps", "width", "height", "video_codec", "audio_codec", "audio_channels",
+PROBE_COLUMNS = ("duration_s", "fps", "width", "height", "rotation", "video_codec", "audio_codec", "audio_channels",
                  "audio_sample_rate")
 MANIFEST_COLUMNS = ["key", "video_id", "clip_id", "mode", "label", *OPTIONAL_COLUMNS, "text", "media_path",
                     *PROBE_COLUMNS]
