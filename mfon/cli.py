@@ -10,10 +10,24 @@ from .errors import MfonError
 
 
 def _inspect(args: argparse.Namespace) -> None:
-    from .h5store import summarize
+    from .h5store import FeatureReadError, summarize, verify
 
+    damaged = []
     for path in args.files:
-        print(summarize(path))
+        try:
+            print(summarize(path))
+        except FeatureReadError as exc:
+            if not args.verify:
+                raise
+            print(f"{path}\n  summary stopped: {exc}")
+        if args.verify:
+            found = verify(path)
+            print(found.report(path))
+            if found.problems:
+                damaged.append(f"{path} ({len(found.problems)} damaged datasets)")
+    if damaged:
+        raise MfonError("damaged feature file(s): " + ", ".join(damaged)
+                        + "; delete them and rerun snakemake to extract them again")
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -38,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inspect", help="summarise HDF5 feature files (provenance, dims, frames, clips)")
     p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--verify", action="store_true",
+                   help="read every dataset back and check its checksum; exit 1 if any is damaged")
     p.set_defaults(func=_inspect)
     p = sub.add_parser("demo", help="write the demo corpus (label.csv + Raw/) under ROOT")
     p.add_argument("root", type=Path)
