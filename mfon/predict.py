@@ -97,10 +97,48 @@ def _load_teacher(path: Path, run_state: dict, modality: str) -> tuple[TeacherEn
         raise MfonError(f"{path}: was trained on {modality} features made with other settings "
                         f"(config {str(made.get('config_hash'))[:12]}) than the MFON run "
                         f"(config {str(run_made.get('config_hash'))[:12]})")
-    teacher = TeacherEncoder(ModelConfig.from_dict(state["config"]["model"]), modality)
-    teacher.load_state_dict(state["state_dict"])
+    config = _stored_config(path, state)
+    teacher = fit_weights(path, _built(path, lambda: TeacherEncoder(config, modality)), state["state_dict"])
     teacher.eval()
     return teacher, state
+
+
+def _stored_config(path: Path, state: dict) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(state["config"]["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MfonError(f"{path}: its stored model config is not valid ({exc})") from exc
+
+
+def _built(path: Path, build):
+    """The network the checkpoint's stored config describes, or a message saying why it cannot be built."""
+    try:
+        return build()
+    except (KeyError, TypeError, ValueError, AssertionError, RuntimeError) as exc:
+        raise MfonError(f"{path}: its stored model config cannot build a model ({type(exc).__name__}: {exc})") from exc
+
+
+def fit_weights(path: Path, model: torch.nn.Module, weights: dict) -> torch.nn.Module:
+    """Load ``weights`` into ``model`` (built from the checkpoint's stored config) or say what does not fit."""
+    expected = model.state_dict()
+    shapes = [f"{name} is {tuple(weights[name].shape)} in the weights but {tuple(t.shape)} by the config"
+              for name, t in expected.items() if name in weights and tuple(weights[name].shape) != tuple(t.shape)]
+    missing = [name for name in expected if name not in weights]
+    unexpected = [name for name in weights if name not in expected]
+
+    def listed(items: list[str]) -> str:
+        return "; ".join(items[:3]) + (f"; and {len(items) - 3} more" if len(items) > 3 else "")
+
+    parts = [f"{len(shapes)} tensor(s) of another shape ({listed(shapes)})" if shapes else "",
+             f"{len(missing)} tensor(s) the config needs are not in the weights ({listed(missing)})" if missing else "",
+             f"{len(unexpected)} tensor(s) in the weights have no place in the config ({listed(unexpected)})"
+             if unexpected else ""]
+    if any(parts):
+        raise MfonError(f"{path}: its stored model config does not fit its weights: "
+                        + ", ".join(p for p in parts if p)
+                        + ". The checkpoint was edited or put together from two runs; retrain the run")
+    model.load_state_dict(weights)
+    return model
 
 
 # ---------------------------------------------------------------------------------------------------- features
@@ -164,12 +202,18 @@ def predict_clip(checkpoint: Path, video: Path, text: str | None, *, with_teache
     path = resolve_checkpoint(Path(checkpoint))
     video = Path(video)
     state = load_checkpoint(path, kind="mfon")
-    config = ModelConfig.from_dict(state["config"]["model"])
+    config = _stored_config(path, state)
     seed = state["config"].get("seed")
     uses_text = "text" in config.modalities
-    if uses_text and not (text or "").strip():
+    if uses_text and text is None:
         raise MfonError(f"{path}: the model reads the transcript: pass it with --text")
+    if uses_text and not text.strip():
+        raise MfonError(f"{path}: the transcript is empty; the model reads the transcript: pass the words spoken "
+                        f"in {video} with --text")
 
+    # The weights are checked against the stored config before any clip is featurised.
+    model = fit_weights(path, _built(path, lambda: build_model(config)), state["state_dict"])
+    model.eval()
     teachers: dict[str, tuple[TeacherEncoder, dict]] = {}
     if with_teachers:
         for modality in SEQUENCE_MODALITIES:
@@ -188,9 +232,6 @@ def predict_clip(checkpoint: Path, video: Path, text: str | None, *, with_teache
                             f"trained on {expected} (another version of the {m} extractor?)")
     text_arrays = _text_inputs(text_settings, text) if uses_text else {}
 
-    model = build_model(config)
-    model.load_state_dict(state["state_dict"])
-    model.eval()
     model_features = {m: features[m] for m in needed if m in config.modalities}
     max_len = {m: config.max_len[m] for m in model_features}
     batch = model_inputs(model_features, text_arrays, max_len, _standardizer(state))

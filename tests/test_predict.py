@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -164,6 +165,8 @@ def test_errors_name_the_file(run, tmp_path):
     with pytest.raises(MfonError, match=f"{silent}: has no audio stream"):
         predict_clip(run_dir, silent, text)
     with pytest.raises(MfonError, match="pass it with --text"):
+        predict_clip(run_dir, video, None)
+    with pytest.raises(MfonError, match=r"checkpoint.pt: the transcript is empty"):
         predict_clip(run_dir, video, "  ")
     # Teachers of another seed are not there: the message names the expected path.
     other = tmp_path / "results" / DATASET / "mfon" / "mfon" / f"seed{SEED}"
@@ -175,6 +178,37 @@ def test_errors_name_the_file(run, tmp_path):
     proc = _cli(run_dir, silent, "--text", text)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith(f"mfon: error: {silent}: has no audio stream")
+
+
+def test_cli_empty_transcript_says_it_is_empty(run):
+    run_dir, manifest, predictions = run
+    proc = _cli(run_dir, manifest[next(iter(predictions))]["media_path"], "--text", "")
+    assert proc.returncode == 1
+    assert "the transcript is empty" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda s: s["config"]["model"].update(d_model=32),
+     r"tensor\(s\) of another shape \(\S+ is \(16, \d+\) in the weights but \(32, \d+\) by the config"),
+    (lambda s: s["config"]["model"].update(fusion_hidden=[16, 8]),
+     r"tensor\(s\) the config needs are not in the weights \(fusion\."),
+    (lambda s: s["state_dict"].update(extra_layer=s["state_dict"][next(iter(s["state_dict"]))]),
+     r"1 tensor\(s\) in the weights have no place in the config \(extra_layer\)"),
+    (lambda s: s["config"]["model"].update(n_heads=3),
+     r"its stored model config (is not valid|cannot build a model)"),
+])
+def test_checkpoint_whose_config_does_not_fit_its_weights_says_what(run, tmp_path, edit, message):
+    import torch
+
+    run_dir, manifest, predictions = run
+    state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    edit(state)
+    torch.save(state, tmp_path / "edited.pt")
+    clip = manifest[next(iter(predictions))]
+    with pytest.raises(MfonError) as err:
+        predict_clip(tmp_path / "edited.pt", Path(clip["media_path"]), clip["text"])
+    assert str(err.value).startswith(f"{tmp_path / 'edited.pt'}: its stored model config")
+    assert re.search(message, str(err.value)), str(err.value)
 
 
 def test_checkpoint_without_recorded_feature_settings_is_refused(run, tmp_path):
