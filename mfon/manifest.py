@@ -47,9 +47,10 @@ class IngestResult:
 LINE_FIELD = "_line"  # where a row was on the sheet (1-based, the header is line 1); not written to any table
 
 
-def read_label_sheet(path: Path) -> list[dict[str, str]]:
+def read_label_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> list[dict[str, str]]:
     """Read ``label.csv`` with every value as a string (ids such as "007" keep their zeros).
 
+    ``required``: the columns the sheet must have (``mfon predict`` needs no label or split).
     Each row records its line number under :data:`LINE_FIELD`. A row with more or fewer fields than the header
     keeps its fields under the header's names it could fill and gets ``"_fields_problem"``, for
     :func:`check_row` to quarantine. A quoted value that runs over a line break refuses the sheet: that is
@@ -86,7 +87,7 @@ def read_label_sheet(path: Path) -> list[dict[str, str]]:
                 rows.append(row)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise SheetError(f"{path}: cannot be read as a UTF-8 CSV file ({exc})") from exc
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    missing = [c for c in required if c not in columns]
     if missing:
         raise SheetError(f"{path}: missing required column(s) {missing}; found columns {columns}")
     if not rows:
@@ -139,6 +140,20 @@ def _parse_label(name: str, raw: str, low: float, high: float, required: bool) -
     return repr(value), None
 
 
+def media_path_reason(root: Path, video_id: str, clip_id: str, media_extension: str) -> tuple[Path | None, str | None]:
+    """``<root>/Raw/<video_id>/<clip_id>.<ext>``, or None and why the ids cannot name a file under ``root``."""
+    for name, value in (("video_id", video_id), ("clip_id", clip_id)):
+        reason = _unsafe_id_reason(name, value)
+        if reason:
+            return None, reason
+    media = Path(root) / "Raw" / video_id / f"{clip_id}.{media_extension}"
+    # Defence in depth: the checks above already forbid separators, but never trust a path from data.
+    # Lexical check (not resolve()): symlinked media folders are a legitimate layout.
+    if not os.path.normpath(media).startswith(os.path.normpath(root) + os.sep):
+        return None, f"media path {media} resolves outside the dataset root"
+    return media, None
+
+
 def check_row(row: dict[str, str], root: Path, label_range: tuple[float, float], splits: list[str],
               media_extension: str) -> tuple[dict, str | None]:
     """Validate one sheet row; returns (manifest row without probe fields, reason it is rejected or None)."""
@@ -147,10 +162,9 @@ def check_row(row: dict[str, str], root: Path, label_range: tuple[float, float],
            "mode": row["mode"].strip(), "text": row["text"].strip()}
     if row.get("_fields_problem"):
         return out, row["_fields_problem"]
-    for name, value in (("video_id", video_id), ("clip_id", clip_id)):
-        reason = _unsafe_id_reason(name, value)
-        if reason:
-            return out, reason
+    media, reason = media_path_reason(root, video_id, clip_id, media_extension)
+    if reason:
+        return out, reason
     if out["mode"] not in splits:
         return out, f"mode {out['mode']!r} is not a known split {splits}"
     low, high = label_range
@@ -164,11 +178,6 @@ def check_row(row: dict[str, str], root: Path, label_range: tuple[float, float],
     out["annotation"] = row.get("annotation", "").strip()
     if not out["text"]:
         return out, "text (transcript) is empty"
-    media = root / "Raw" / video_id / f"{clip_id}.{media_extension}"
-    # Defence in depth: the checks above already forbid separators, but never trust a path from data.
-    # Lexical check (not resolve()): symlinked media folders are a legitimate layout.
-    if not os.path.normpath(media).startswith(os.path.normpath(root) + os.sep):
-        return out, f"media path {media} resolves outside the dataset root"
     out["media_path"] = str(media)
     return out, None
 
