@@ -155,20 +155,19 @@ class _GuardedFile:
         return max((off + len(data) for off, data in self._held), default=0)
 
     def write(self, data) -> int:
-        data = bytes(data)
+        view = memoryview(data).cast("B")
+        done = 0
         if self.error is None:
             try:
                 self._raw.seek(self._pos)
-                done = 0
-                while done < len(data):
-                    done += self._raw.write(data[done:])
+                while done < len(view):
+                    done += self._raw.write(view[done:])  # a write to a nearly full disk may be partial
             except OSError as exc:
                 self.error = exc
-                self._held.append((self._pos + done, data[done:]))
-        else:
-            self._held.append((self._pos, data))
-        self._pos += len(data)
-        return len(data)
+        if done < len(view):
+            self._held.append((self._pos + done, bytes(view[done:])))
+        self._pos += len(view)
+        return len(view)
 
     def readinto(self, buffer) -> int:
         view = memoryview(buffer).cast("B")
@@ -276,10 +275,14 @@ class ClipGroup:
         return name in self.h5group
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.h5group)
+        return iter(self.keys())
 
     def keys(self) -> list[str]:
-        return list(self.h5group.keys())
+        try:
+            return list(self.h5group.keys())
+        except OSError as exc:
+            raise FeatureReadError(f"{self.path}: clip {self.key}: its datasets cannot be listed, the file is "
+                                   f"damaged ({str(exc).splitlines()[0]})") from exc
 
 
 class FeatureFile:
@@ -365,7 +368,7 @@ def verify(path: str | Path) -> Verification:
         for key in keys:
             try:
                 group = ff.group(key)
-                names = list(group)
+                names = group.keys()
             except FeatureReadError as exc:
                 problems.append(str(exc))
                 continue
