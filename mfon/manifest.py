@@ -161,7 +161,8 @@ def check_row(row: dict[str, str], root: Path, label_range: tuple[float, float],
     out = {"key": clip_key(video_id, clip_id), "video_id": video_id, "clip_id": clip_id,
            "mode": row["mode"].strip(), "text": row["text"].strip()}
     if row.get("_fields_problem"):
-        return out, row["_fields_problem"]
+        # The fields after the misplaced comma are shifted: only the leading ids are kept for the listing.
+        return {**out, "mode": "", "text": ""}, row["_fields_problem"]
     media, reason = media_path_reason(root, video_id, clip_id, media_extension)
     if reason:
         return out, reason

@@ -179,6 +179,7 @@ def test_unquoted_comma_is_reported_as_too_many_fields_with_the_line(tmp_path):
     assert rejected["v$_$2"] == ("line 3 has 6 fields but the header has 5 (an unquoted comma inside a value? "
                                  "put the transcript in double quotes)")
     assert rejected["v$_$4"] == "line 5 has 4 fields but the header has 5"
+    assert next(r for r in result.rejected if r["key"] == "v$_$2")["mode"] == ""  # not the shifted "1.0"
     assert {r["key"] for r in result.manifest} == {"v$_$1", "v$_$3"}
     assert next(r for r in result.manifest if r["key"] == "v$_$3")["text"] == "ok, quoted"
 
