@@ -5,6 +5,7 @@ Layout (schema version 1; documented in docs/feature_files.md)::
     /                      root attributes: provenance (see ROOT_ATTRIBUTES)
     /clips/<key>/          one group per clip, key = "<video_id>$_$<clip_id>"
         features           float32 (T, D), gzip-compressed        [acoustic, visual]
+                           every dataset carries a fletcher32 checksum per chunk
         valid              uint8 (T,), 1 = a real measurement     [acoustic, visual]
         input_ids          int32 (L,)                             [text]
         attention_mask     int8 (L,)                              [text]
@@ -13,13 +14,19 @@ Layout (schema version 1; documented in docs/feature_files.md)::
 
 No variable-length types are used: strings are fixed-length UTF-8 byte strings, lists of names are
 fixed-length byte-string arrays, and nested settings are stored as JSON text.
-Files are written under a temporary name and renamed when complete.
+Files are written under a temporary name and renamed when complete; a write that fails because the disk,
+the quota or a file-size limit is full removes the temporary file and says which file it was.
+A read that fails (a damaged chunk, a checksum mismatch) raises :class:`FeatureReadError` naming the file,
+the clip and the dataset; :func:`verify` reads every dataset of a file.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -59,6 +66,17 @@ def _decode(value: Any) -> Any:
     return value
 
 
+class FeatureReadError(MfonError):
+    """A stored dataset cannot be read back: the file is damaged."""
+
+
+class DiskFullError(MfonError):
+    """A feature file could not be written because the disk, the quota or a file-size limit is full."""
+
+
+FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
 def decode_attrs(attrs: h5py.AttributeManager) -> dict[str, Any]:
     return {k: _decode(v) for k, v in attrs.items()}
 
@@ -69,11 +87,14 @@ class FeatureFileWriter:
     Use as a context manager: an exception inside the block removes the temporary file.
     """
 
-    def __init__(self, h5: h5py.File, compression_level: int = 4):
+    def __init__(self, h5: h5py.File, compression_level: int = 4, on_write=lambda: None):
         self._h5 = h5
+        self._on_write = on_write  # raises once a write to the file has failed
         self._clips = h5.require_group("clips")
         self._compression = {"compression": "gzip", "compression_opts": compression_level, "shuffle": True} \
             if compression_level > 0 else {}
+        # Checksums on every dataset (compressed or not): a flipped byte is an error on read, not a wrong value.
+        self._checksum = {"fletcher32": True}
         self.n_clips = 0
 
     def set_root_attrs(self, attrs: dict[str, Any]) -> None:
@@ -81,33 +102,187 @@ class FeatureFileWriter:
             self._h5.attrs[key] = _encode(value)
 
     def add_clip(self, key: str, arrays: dict[str, np.ndarray], attrs: dict[str, Any] | None = None) -> None:
+        self._on_write()
         if "/" in key or key in self._clips:
             raise MfonError(f"clip key {key!r} is invalid or already written")
         group = self._clips.create_group(key)
         for name, array in arrays.items():
             array = np.ascontiguousarray(array)
             opts = self._compression if array.size >= 64 else {}
-            group.create_dataset(name, data=array, **opts)
+            group.create_dataset(name, data=array, **opts, **self._checksum)
         for name, value in (attrs or {}).items():
             group.attrs[name] = _encode(value)
         self.n_clips += 1
 
-    def copy_clip_from(self, source: h5py.Group, key: str) -> None:
-        """Copy a clip group byte for byte (compressed chunks are not re-encoded)."""
+    def copy_clip_from(self, source: "h5py.Group | ClipGroup", key: str) -> None:
+        """Copy a clip group byte for byte (compressed chunks and their checksums are not re-encoded)."""
+        self._on_write()
         if key in self._clips:
             raise MfonError(f"clip {key!r} appears in more than one shard")
+        source = source.h5group if isinstance(source, ClipGroup) else source
         source.file.copy(source, self._clips, name=key)
         self.n_clips += 1
 
 
+class _GuardedFile:
+    """The temporary file as HDF5 writes it (h5py's file-object driver), shielding HDF5 from failed writes.
+
+    HDF5 crashes the process (SIGSEGV) when it flushes or closes a file after a write has failed, so HDF5 must
+    never see one: a failed write (disk full, quota, ``ulimit -f``) is recorded and its bytes, and every later
+    write, are kept in memory so that HDF5 can finish and close the file normally. The writer then stops adding
+    clips and the caller raises with :attr:`error`; the file is deleted.
+    """
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._pos = 0
+        self.error: OSError | None = None
+        self._held: list[tuple[int, bytes]] = []  # (offset, bytes) written after the failure, in order
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 0:
+            self._pos = offset
+        elif whence == 1:
+            self._pos += offset
+        else:
+            self._pos = max(self._size(), os.fstat(self._raw.fileno()).st_size) + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def _size(self) -> int:
+        return max((off + len(data) for off, data in self._held), default=0)
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        if self.error is None:
+            try:
+                self._raw.seek(self._pos)
+                while done < len(view):
+                    done += self._raw.write(view[done:])  # a write to a nearly full disk may be partial
+            except OSError as exc:
+                self.error = exc
+        if done < len(view):
+            self._held.append((self._pos + done, bytes(view[done:])))
+        self._pos += len(view)
+        return len(view)
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        self._raw.seek(self._pos)
+        got = self._raw.readinto(view) or 0
+        n = len(view)
+        for off, data in self._held:  # bytes written after a failure override what the disk has
+            lo, hi = max(off, self._pos), min(off + len(data), self._pos + n)
+            if lo < hi:
+                view[lo - self._pos:hi - self._pos] = data[lo - off:hi - off]
+                got = max(got, hi - self._pos)
+        self._pos += got
+        return got
+
+    def read(self, size: int = -1) -> bytes:
+        buffer = bytearray(size if size >= 0 else max(0, self._size() - self._pos))
+        return bytes(buffer[: self.readinto(buffer)])
+
+    def truncate(self, size: int | None = None) -> int:
+        size = self._pos if size is None else size
+        if self.error is None:
+            try:
+                self._raw.truncate(size)
+            except OSError as exc:
+                self.error = exc
+        return size
+
+    def flush(self) -> None:
+        pass  # unbuffered: every write has reached the OS already
+
+
+def _write_failed(path: Path, exc: OSError) -> MfonError:
+    if exc.errno in FULL_ERRNOS:
+        return DiskFullError(f"{path}: cannot be written: the disk or quota is full, or a file-size limit "
+                             f"(ulimit -f) was reached ({exc.strerror}); the partial file was removed. "
+                             f"Free space and rerun")
+    return MfonError(f"{path}: writing failed ({exc}); the partial file was removed")
+
+
 @contextmanager
 def write_feature_file(path: str | Path, compression_level: int = 4) -> Iterator[FeatureFileWriter]:
-    """Open a writer for ``path``; the file appears under its final name only if the block completes."""
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w", libver=("earliest", "v110"), track_order=True) as h5:
-            writer = FeatureFileWriter(h5, compression_level)
+    """Open a writer for ``path``; the file appears under its final name only if the block completes.
+
+    A failed write (a full disk or quota, a file-size limit such as ``ulimit -f``) raises
+    :class:`DiskFullError` naming ``path`` (from the next :meth:`FeatureFileWriter.add_clip` or the end of the
+    block); the temporary file is removed.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w+b", buffering=0) as raw:
+        guard = _GuardedFile(raw)
+        with h5py.File(guard, "w", libver=("earliest", "v110"), track_order=True) as h5:
+            writer = FeatureFileWriter(h5, compression_level, on_write=lambda: _check(guard, path))
             yield writer
             h5.attrs["n_clips"] = writer.n_clips
+        _check(guard, path)
+
+
+def _check(guard: _GuardedFile, path: Path) -> None:
+    if guard.error is not None:
+        raise _write_failed(path, guard.error)
+
+
+class CheckedDataset:
+    """A stored dataset whose reads name the file, clip and dataset when they fail."""
+
+    def __init__(self, path: Path, key: str, name: str, dataset: h5py.Dataset):
+        self._path, self._key, self._name, self._dataset = path, key, name, dataset
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._dataset.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dataset.dtype
+
+    def __len__(self) -> int:
+        return len(self._dataset)
+
+    def __getitem__(self, selection: Any) -> Any:
+        try:
+            return self._dataset[selection]
+        except OSError as exc:
+            raise FeatureReadError(
+                f"{self._path}: clip {self._key}: dataset {self._name!r} cannot be read, the file is damaged "
+                f"({str(exc).splitlines()[0]}). Delete the file and rerun to extract it again") from exc
+
+
+class ClipGroup:
+    """One clip's group; its datasets are :class:`CheckedDataset`."""
+
+    def __init__(self, path: Path, key: str, group: h5py.Group):
+        self.path, self.key, self.h5group = path, key, group
+        self.attrs = group.attrs
+
+    def __getitem__(self, name: str) -> CheckedDataset:
+        try:
+            dataset = self.h5group[name]
+        except OSError as exc:
+            raise FeatureReadError(f"{self.path}: clip {self.key}: dataset {name!r} cannot be opened, the file "
+                                   f"is damaged ({str(exc).splitlines()[0]})") from exc
+        return CheckedDataset(self.path, self.key, name, dataset)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.h5group
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def keys(self) -> list[str]:
+        try:
+            return list(self.h5group.keys())
+        except OSError as exc:
+            raise FeatureReadError(f"{self.path}: clip {self.key}: its datasets cannot be listed, the file is "
+                                   f"damaged ({str(exc).splitlines()[0]})") from exc
 
 
 class FeatureFile:
@@ -142,8 +317,12 @@ class FeatureFile:
     def __len__(self) -> int:
         return len(self._h5["clips"])
 
-    def group(self, key: str) -> h5py.Group:
-        return self._h5["clips"][key]
+    def group(self, key: str) -> ClipGroup:
+        try:
+            return ClipGroup(self.path, key, self._h5["clips"][key])
+        except OSError as exc:
+            raise FeatureReadError(f"{self.path}: clip {key}: its group cannot be opened, the file is damaged "
+                                   f"({str(exc).splitlines()[0]})") from exc
 
     def clip(self, key: str) -> dict[str, Any]:
         """All arrays of a clip as numpy arrays, plus its attributes under ``"attrs"``."""
@@ -159,6 +338,49 @@ class FeatureFile:
     @property
     def versions(self) -> dict:
         return json.loads(self.attrs.get("versions_json", "{}"))
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What :func:`verify` found: every dataset read back, checksums checked where stored."""
+
+    n_clips: int
+    n_datasets: int
+    unchecked: int        # datasets written without a checksum (files of an older mfon)
+    problems: list[str]   # one message per dataset (or clip group) that cannot be read
+
+    def report(self, path: str | Path) -> str:
+        lines = [f"  verify: {self.n_datasets} datasets of {self.n_clips} clips read back, "
+                 + (f"{len(self.problems)} damaged" if self.problems else "all intact")]
+        if self.unchecked:
+            lines.append(f"  verify: {self.unchecked} datasets carry no checksum (written by an older mfon): damage "
+                         f"to their bytes cannot be detected; rerun the step that wrote {path} to add them")
+        lines += [f"  damaged: {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def verify(path: str | Path) -> Verification:
+    """Read every dataset of every clip of ``path``; HDF5 checks each chunk's fletcher32 checksum on the way."""
+    problems: list[str] = []
+    n_datasets = unchecked = 0
+    with FeatureFile(path) as ff:
+        keys = ff.keys()
+        for key in keys:
+            try:
+                group = ff.group(key)
+                names = group.keys()
+            except FeatureReadError as exc:
+                problems.append(str(exc))
+                continue
+            for name in names:
+                n_datasets += 1
+                try:
+                    dataset = group[name]
+                    unchecked += not group.h5group[name].fletcher32
+                    dataset[()]
+                except FeatureReadError as exc:
+                    problems.append(str(exc))
+    return Verification(n_clips=len(keys), n_datasets=n_datasets, unchecked=unchecked, problems=problems)
 
 
 def summarize(path: str | Path) -> str:

@@ -11,6 +11,7 @@ import csv
 import logging
 import math
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,12 @@ log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("video_id", "clip_id", "text", "label", "mode")
 OPTIONAL_COLUMNS = ("label_T", "label_A", "label_V", "annotation")
-PROBE_COLUMNS = ("duration_s", "fps", "width", "height", "video_codec", "audio_codec", "audio_channels",
+PROBE_COLUMNS = ("duration_s", "fps", "width", "height", "rotation", "video_codec", "audio_codec", "audio_channels",
                  "audio_sample_rate")
 MANIFEST_COLUMNS = ["key", "video_id", "clip_id", "mode", "label", *OPTIONAL_COLUMNS, "text", "media_path",
                     *PROBE_COLUMNS]
 REJECTED_COLUMNS = ["key", "video_id", "clip_id", "mode", "stage", "reason"]
+PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 KEY_SEPARATOR = "$_$"  # MMSA's id convention: "<video_id>$_$<clip_id>"
 
 
@@ -42,31 +44,62 @@ class IngestResult:
     rejected: list[dict]
 
 
-def read_label_sheet(path: Path) -> list[dict[str, str]]:
-    """Read ``label.csv`` with every value as a string (ids such as "007" keep their zeros)."""
+LINE_FIELD = "_line"  # where a row was on the sheet (1-based, the header is line 1); not written to any table
+
+
+def read_label_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> list[dict[str, str]]:
+    """Read ``label.csv`` with every value as a string (ids such as "007" keep their zeros).
+
+    ``required``: the columns the sheet must have (``mfon predict`` needs no label or split).
+    Each row records its line number under :data:`LINE_FIELD`. A row with more or fewer fields than the header
+    keeps its fields under the header's names it could fill and gets ``"_fields_problem"``, for
+    :func:`check_row` to quarantine. A quoted value that runs over a line break refuses the sheet: that is
+    almost always an unterminated double quote, which would otherwise swallow the rows after it.
+    """
     path = Path(path)
     if not path.is_file():
         raise SheetError(f"{path}: label sheet not found")
+    rows = []
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            columns = [c.strip() for c in (reader.fieldnames or [])]
-            rows = [{(k or "").strip(): (v if v is not None else "") for k, v in row.items()} for row in reader]
+            reader = csv.reader(fh)
+            header = next(reader, None) or []
+            columns = [c.strip() for c in header]
+            last_line = reader.line_num
+            for fields in reader:
+                end = reader.line_num
+                start, last_line = last_line + 1, end
+                if not fields:
+                    continue  # a blank line holds no row
+                if any("\n" in f or "\r" in f for f in fields):
+                    raise SheetError(
+                        f"{path}: line {start}: a double-quoted value runs over a line break"
+                        + (f" on to line {end}, taking the lines between into one row" if end > start else
+                           " to the end of the file")
+                        + " (an unterminated double quote?). Close the quote, or write each transcript on one line")
+                row = {name: (fields[i] if i < len(fields) else "") for i, name in enumerate(columns)}
+                row[LINE_FIELD] = str(start)
+                if len(fields) != len(columns):
+                    hint = (" (an unquoted comma inside a value? put the transcript in double quotes)"
+                            if len(fields) > len(columns) else "")
+                    row["_fields_problem"] = (f"line {start} has {len(fields)} fields but the header has "
+                                              f"{len(columns)}{hint}")
+                rows.append(row)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise SheetError(f"{path}: cannot be read as a UTF-8 CSV file ({exc})") from exc
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    missing = [c for c in required if c not in columns]
     if missing:
         raise SheetError(f"{path}: missing required column(s) {missing}; found columns {columns}")
     if not rows:
         raise SheetError(f"{path}: has a header but no rows")
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str], str] = {}
     duplicates = []
-    for line, row in enumerate(rows, start=2):
+    for row in rows:
         ident = (row["video_id"].strip(), row["clip_id"].strip())
         if ident in seen:
-            duplicates.append(f"{ident[0]}/{ident[1]} (lines {seen[ident]} and {line})")
+            duplicates.append(f"{ident[0]}/{ident[1]} (lines {seen[ident]} and {row[LINE_FIELD]})")
         else:
-            seen[ident] = line
+            seen[ident] = row[LINE_FIELD]
     if duplicates:
         raise SheetError(f"{path}: duplicate (video_id, clip_id): " + "; ".join(duplicates[:20])
                          + (f" and {len(duplicates) - 20} more" if len(duplicates) > 20 else ""))
@@ -92,15 +125,33 @@ def _parse_label(name: str, raw: str, low: float, high: float, required: bool) -
     raw = raw.strip()
     if raw == "":
         return "", (f"{name} is empty" if required else None)
-    try:
-        value = float(raw)
-    except ValueError:
-        return raw, f"{name} {raw!r} is not a number"
-    if not math.isfinite(value):
-        return raw, f"{name} is {raw!r}, not a finite number"
+    if not PLAIN_NUMBER.fullmatch(raw):
+        # float() would also take "1_0" (as 10.0), "nan" and "infinity": only plain decimals are labels.
+        try:
+            finite = math.isfinite(float(raw))
+        except ValueError:
+            finite = True
+        if not finite:
+            return raw, f"{name} is {raw!r}, not a finite number"
+        return raw, f"{name} {raw!r} is not a plain decimal number"
+    value = float(raw)
     if not low <= value <= high:
         return raw, f"{name} {value} is outside the dataset's range [{low}, {high}]"
     return repr(value), None
+
+
+def media_path_reason(root: Path, video_id: str, clip_id: str, media_extension: str) -> tuple[Path | None, str | None]:
+    """``<root>/Raw/<video_id>/<clip_id>.<ext>``, or None and why the ids cannot name a file under ``root``."""
+    for name, value in (("video_id", video_id), ("clip_id", clip_id)):
+        reason = _unsafe_id_reason(name, value)
+        if reason:
+            return None, reason
+    media = Path(root) / "Raw" / video_id / f"{clip_id}.{media_extension}"
+    # Defence in depth: the checks above already forbid separators, but never trust a path from data.
+    # Lexical check (not resolve()): symlinked media folders are a legitimate layout.
+    if not os.path.normpath(media).startswith(os.path.normpath(root) + os.sep):
+        return None, f"media path {media} resolves outside the dataset root"
+    return media, None
 
 
 def check_row(row: dict[str, str], root: Path, label_range: tuple[float, float], splits: list[str],
@@ -109,10 +160,12 @@ def check_row(row: dict[str, str], root: Path, label_range: tuple[float, float],
     video_id, clip_id = row["video_id"].strip(), row["clip_id"].strip()
     out = {"key": clip_key(video_id, clip_id), "video_id": video_id, "clip_id": clip_id,
            "mode": row["mode"].strip(), "text": row["text"].strip()}
-    for name, value in (("video_id", video_id), ("clip_id", clip_id)):
-        reason = _unsafe_id_reason(name, value)
-        if reason:
-            return out, reason
+    if row.get("_fields_problem"):
+        # The fields after the misplaced comma are shifted: only the leading ids are kept for the listing.
+        return {**out, "mode": "", "text": ""}, row["_fields_problem"]
+    media, reason = media_path_reason(root, video_id, clip_id, media_extension)
+    if reason:
+        return out, reason
     if out["mode"] not in splits:
         return out, f"mode {out['mode']!r} is not a known split {splits}"
     low, high = label_range
@@ -126,11 +179,6 @@ def check_row(row: dict[str, str], root: Path, label_range: tuple[float, float],
     out["annotation"] = row.get("annotation", "").strip()
     if not out["text"]:
         return out, "text (transcript) is empty"
-    media = root / "Raw" / video_id / f"{clip_id}.{media_extension}"
-    # Defence in depth: the checks above already forbid separators, but never trust a path from data.
-    # Lexical check (not resolve()): symlinked media folders are a legitimate layout.
-    if not os.path.normpath(media).startswith(os.path.normpath(root) + os.sep):
-        return out, f"media path {media} resolves outside the dataset root"
     out["media_path"] = str(media)
     return out, None
 

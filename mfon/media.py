@@ -29,8 +29,9 @@ class MediaInfo:
     has_video: bool
     has_audio: bool
     fps: float
-    width: int
+    width: int    # as displayed, i.e. after the rotation below
     height: int
+    rotation: int  # degrees counter-clockwise the container asks the player to turn the frames (0, 90, 180, -90)
     video_codec: str
     audio_codec: str
     audio_channels: int
@@ -65,6 +66,26 @@ def _stream_duration(container, stream) -> float:
     return float("nan")
 
 
+def display_rotation(path: Path, frame: "av.VideoFrame") -> int:
+    """The container's display rotation of ``frame`` (its display matrix), in degrees counter-clockwise.
+
+    Phones store portrait video sideways and tag it with this rotation; a player turns the frames before
+    showing them, and so must the face analysis. Only quarter turns exist in practice; any other angle
+    refuses the clip rather than analysing a tilted face.
+    """
+    degrees = int(frame.rotation or 0)
+    if degrees % 90:
+        raise ClipError(f"{path}: display rotation of {degrees} degrees is not a multiple of 90")
+    degrees %= 360
+    return degrees - 360 if degrees > 180 else degrees  # in (-180, 180], as FFmpeg reports it
+
+
+def upright(rgb: np.ndarray, degrees: int) -> np.ndarray:
+    """``rgb`` turned by the display rotation, as a player shows it (np.rot90 turns counter-clockwise)."""
+    quarter_turns = (degrees // 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
+
+
 def probe(path: Path, require_video: bool = True, require_audio: bool = True) -> MediaInfo:
     """Open ``path``, check the streams the pipeline needs and decode the first frame of each.
 
@@ -79,12 +100,15 @@ def probe(path: Path, require_video: bool = True, require_audio: bool = True) ->
             raise ClipError(f"{path}: has no video stream")
         if require_audio and audio is None:
             raise ClipError(f"{path}: has no audio stream")
+        rotation = 0
         for stream, kind in ((video, "video"), (audio, "audio")):
             if stream is None:
                 continue
             try:
                 container.seek(0)
-                next(container.decode(stream))
+                first = next(container.decode(stream))
+                if kind == "video":
+                    rotation = display_rotation(path, first)
             except StopIteration:
                 raise ClipError(f"{path}: {kind} stream holds no decodable frame") from None
             except (av.FFmpegError, OSError, ValueError) as exc:
@@ -92,13 +116,18 @@ def probe(path: Path, require_video: bool = True, require_audio: bool = True) ->
         duration = _stream_duration(container, video if video is not None else audio)
         if not np.isfinite(duration) or duration <= 0:
             raise ClipError(f"{path}: duration is unknown or zero")
+        width = int(video.codec_context.width) if video is not None else 0
+        height = int(video.codec_context.height) if video is not None else 0
+        if rotation in (90, -90):
+            width, height = height, width
         return MediaInfo(
             duration_s=float(duration),
             has_video=video is not None,
             has_audio=audio is not None,
             fps=float(video.average_rate) if video is not None and video.average_rate else 0.0,
-            width=int(video.codec_context.width) if video is not None else 0,
-            height=int(video.codec_context.height) if video is not None else 0,
+            width=width,
+            height=height,
+            rotation=rotation,
             video_codec=video.codec_context.name if video is not None else "",
             audio_codec=audio.codec_context.name if audio is not None else "",
             audio_channels=int(audio.codec_context.channels) if audio is not None else 0,
@@ -139,7 +168,10 @@ def decode_audio(path: Path, sample_rate: int = 16000) -> np.ndarray:
 
 
 def iter_video_frames(path: Path, fps: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield ``(time_s, rgb_uint8[H, W, 3])`` for the frames of the first video stream.
+    """Yield ``(time_s, rgb_uint8[H, W, 3])`` for the frames of the first video stream, upright.
+
+    Frames are turned by the container's display rotation (:func:`display_rotation`), as a player shows
+    them: a phone clip stored sideways reaches the face analysis upright.
 
     With ``fps`` set, frames are sampled on a regular grid ``k / fps``: for each grid time the first
     decoded frame at or after it is emitted (frames are never duplicated, so a source slower than
@@ -164,7 +196,7 @@ def iter_video_frames(path: Path, fps: float | None = None) -> Iterator[tuple[fl
                     continue
                 if step:
                     next_t = (np.floor((t + slack) / step) + 1) * step
-                yield t, frame.to_ndarray(format="rgb24")
+                yield t, upright(frame.to_ndarray(format="rgb24"), display_rotation(path, frame))
         except (av.FFmpegError, OSError, ValueError) as exc:
             raise ClipError(f"{path}: video stream breaks while decoding ({_reason(exc)})") from exc
         if n == 0:

@@ -59,6 +59,24 @@ def resolve_checkpoint(run: Path) -> Path:
     return run
 
 
+def resolve_checkpoints(run: Path) -> list[Path]:
+    """The checkpoints ``run`` names: one run (folder or file), or every seed of a variant folder (an ensemble).
+
+    A variant folder is ``results/<dataset>/mfon/<variant>`` holding ``seed<S>/checkpoint.pt``; a seed folder
+    without its checkpoint (an unfinished run) is an error, not silently left out of the ensemble.
+    """
+    run = Path(run)
+    seeds = sorted((d for d in run.iterdir() if d.is_dir() and d.name.startswith("seed") and d.name[4:].isdigit()),
+                   key=lambda d: int(d.name[4:])) if run.is_dir() and not (run / CHECKPOINT_NAME).exists() else []
+    if not seeds:
+        return [resolve_checkpoint(run)]
+    unfinished = [str(d) for d in seeds if not (d / CHECKPOINT_NAME).is_file()]
+    if unfinished:
+        raise MfonError(f"{run}: seed folder(s) without {CHECKPOINT_NAME}: {', '.join(unfinished)} (have these runs "
+                        f"finished?); pass one seed's folder to use the others alone")
+    return [d / CHECKPOINT_NAME for d in seeds]
+
+
 def _settings(path: Path, state: dict, modality: str) -> dict:
     made = state.get("provenance", {}).get(modality)
     if not isinstance(made, dict) or not made.get("settings"):
@@ -97,21 +115,64 @@ def _load_teacher(path: Path, run_state: dict, modality: str) -> tuple[TeacherEn
         raise MfonError(f"{path}: was trained on {modality} features made with other settings "
                         f"(config {str(made.get('config_hash'))[:12]}) than the MFON run "
                         f"(config {str(run_made.get('config_hash'))[:12]})")
-    teacher = TeacherEncoder(ModelConfig.from_dict(state["config"]["model"]), modality)
-    teacher.load_state_dict(state["state_dict"])
+    config = _stored_config(path, state)
+    teacher = fit_weights(path, _built(path, lambda: TeacherEncoder(config, modality)), state["state_dict"])
     teacher.eval()
     return teacher, state
 
 
+def _stored_config(path: Path, state: dict) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(state["config"]["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MfonError(f"{path}: its stored model config is not valid ({exc})") from exc
+
+
+def _built(path: Path, build):
+    """The network the checkpoint's stored config describes, or a message saying why it cannot be built."""
+    try:
+        return build()
+    except (KeyError, TypeError, ValueError, AssertionError, RuntimeError) as exc:
+        raise MfonError(f"{path}: its stored model config cannot build a model ({type(exc).__name__}: {exc})") from exc
+
+
+def fit_weights(path: Path, model: torch.nn.Module, weights: dict) -> torch.nn.Module:
+    """Load ``weights`` into ``model`` (built from the checkpoint's stored config) or say what does not fit."""
+    expected = model.state_dict()
+    shapes = [f"{name} is {tuple(weights[name].shape)} in the weights but {tuple(t.shape)} by the config"
+              for name, t in expected.items() if name in weights and tuple(weights[name].shape) != tuple(t.shape)]
+    missing = [name for name in expected if name not in weights]
+    unexpected = [name for name in weights if name not in expected]
+
+    def listed(items: list[str]) -> str:
+        return "; ".join(items[:3]) + (f"; and {len(items) - 3} more" if len(items) > 3 else "")
+
+    parts = [f"{len(shapes)} tensor(s) of another shape ({listed(shapes)})" if shapes else "",
+             f"{len(missing)} tensor(s) the config needs are not in the weights ({listed(missing)})" if missing else "",
+             f"{len(unexpected)} tensor(s) in the weights have no place in the config ({listed(unexpected)})"
+             if unexpected else ""]
+    if any(parts):
+        raise MfonError(f"{path}: its stored model config does not fit its weights: "
+                        + ", ".join(p for p in parts if p)
+                        + ". The checkpoint was edited or put together from two runs; retrain the run")
+    model.load_state_dict(weights)
+    return model
+
+
 # ---------------------------------------------------------------------------------------------------- features
-def extract_modality(video: Path, modality: str, settings: dict) -> ClipFeatures:
-    """The clip's ``modality`` features exactly as :func:`mfon.extraction.extract_shard` stores them."""
-    extractor = build_extractor(modality, settings)
+def extract_modality(video: Path, modality: str, settings: dict, extractor=None) -> ClipFeatures:
+    """The clip's ``modality`` features exactly as :func:`mfon.extraction.extract_shard` stores them.
+
+    ``extractor``: one built from ``settings`` to reuse across clips (as the extraction driver does); by default
+    one is built for this clip and closed after it.
+    """
+    own = extractor is None
+    extractor = build_extractor(modality, settings) if own else extractor
     try:
         seq = extractor.extract(Path(video))
     finally:
         close = getattr(extractor, "close", None)
-        if close is not None:
+        if own and close is not None:
             close()
     values, _ = replace_nonfinite(seq.values)
     valid = seq.valid.astype(bool)
@@ -142,89 +203,237 @@ def model_inputs(features: dict[str, ClipFeatures], text: dict[str, np.ndarray],
     return collate(data, [0], max_len)
 
 
-def _text_inputs(settings: dict, text: str) -> dict[str, np.ndarray]:
-    from .features.text import load_tokenizer, tokenize_texts
-
-    return tokenize_texts(load_tokenizer(settings["model"]), [text], settings["max_length"])
-
-
 def _standardizer(state: dict) -> Standardizer | None:
     return Standardizer.from_state(state["standardizer"]) if state.get("standardizer") else None
 
 
 # ------------------------------------------------------------------------------------------------------ predict
-@torch.no_grad()
+@dataclass
+class _Member:
+    """One trained run of an ensemble (a single run is an ensemble of one)."""
+
+    path: Path
+    state: dict
+    config: ModelConfig
+    model: torch.nn.Module
+    teachers: dict[str, tuple[TeacherEncoder, dict]]
+
+    @property
+    def seed(self):
+        return self.state["config"].get("seed")
+
+
+def _member(path: Path, with_teachers: bool) -> _Member:
+    state = load_checkpoint(path, kind="mfon")
+    config = _stored_config(path, state)
+    # The weights are checked against the stored config before any clip is featurised.
+    model = fit_weights(path, _built(path, lambda: build_model(config)), state["state_dict"])
+    model.eval()
+    teachers = {m: _load_teacher(teacher_checkpoint(path, m, state["config"].get("seed")), state, m)
+                for m in SEQUENCE_MODALITIES} if with_teachers else {}
+    return _Member(path=path, state=state, config=config, model=model, teachers=teachers)
+
+
+class Predictor:
+    """Scores clips with one MFON run, or with every seed of a variant (the mean is the ensemble's score).
+
+    Models, teachers, extractors and the tokenizer are loaded once; each clip is featurised once, the way the
+    runs' training data was (all members must have been trained on features made with the same settings).
+    Use as a context manager (the extractors hold native resources).
+    """
+
+    def __init__(self, run: Path, *, with_teachers: bool = False):
+        self.run = Path(run)
+        self.members = [_member(p, with_teachers) for p in resolve_checkpoints(self.run)]
+        first = self.members[0]
+        self.uses_text = "text" in first.config.modalities
+        self.needed = [m for m in SEQUENCE_MODALITIES if m in first.config.modalities or m in first.teachers]
+        self.settings = {m: _settings(first.path, first.state, m) for m in self.needed}
+        self.text_settings = _settings(first.path, first.state, "text") if self.uses_text else None
+        for other in self.members[1:]:
+            for m in [*self.needed, *(["text"] if self.uses_text else [])]:
+                if (other.state["provenance"][m].get("config_hash") != first.state["provenance"][m].get("config_hash")
+                        or other.config.modalities != first.config.modalities):
+                    raise MfonError(f"{other.path}: was trained on other {m} features or modalities than "
+                                    f"{first.path}; an ensemble needs runs of one variant on the same features")
+        self._extractors: dict = {}
+        self._tokenizer = None
+
+    def __enter__(self) -> "Predictor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for extractor in self._extractors.values():
+            close = getattr(extractor, "close", None)
+            if close is not None:
+                close()
+        self._extractors.clear()
+
+    def _extractor(self, modality: str):
+        if modality not in self._extractors:
+            self._extractors[modality] = build_extractor(modality, self.settings[modality])
+        return self._extractors[modality]
+
+    def _text(self, text: str) -> dict[str, np.ndarray]:
+        from .features.text import load_tokenizer, tokenize_texts
+
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.text_settings["model"])
+        return tokenize_texts(self._tokenizer, [text], self.text_settings["max_length"])
+
+    def check_text(self, text: str | None, video: Path) -> None:
+        """Refuses a missing or empty transcript when the model reads one."""
+        where = self.members[0].path
+        if self.uses_text and text is None:
+            raise MfonError(f"{where}: the model reads the transcript: pass it with --text")
+        if self.uses_text and not text.strip():
+            raise MfonError(f"{where}: the transcript is empty; the model reads the transcript: pass the words "
+                            f"spoken in {video} with --text")
+
+    @torch.no_grad()
+    def predict(self, video: Path, text: str | None) -> dict:
+        """The result of :func:`predict_clip` for one clip."""
+        video = Path(video)
+        self.check_text(text, video)
+        # A cheap first look catches a missing stream or an undecodable file before any extractor runs.
+        probe(video, require_video="visual" in self.needed, require_audio="acoustic" in self.needed)
+        features = {m: extract_modality(video, m, self.settings[m], self._extractor(m)) for m in self.needed}
+        text_arrays = self._text(text) if self.uses_text else {}
+        scores, teacher_scores, frames = [], {}, {}
+        for member in self.members:
+            config = member.config
+            for m in self.needed:
+                expected = config.input_dim(m)
+                if features[m].values.shape[1] != expected:
+                    raise MfonError(f"{video}: {m} features have {features[m].values.shape[1]} dims but the model "
+                                    f"was trained on {expected} (another version of the {m} extractor?)")
+            model_features = {m: features[m] for m in self.needed if m in config.modalities}
+            max_len = {m: config.max_len[m] for m in model_features}
+            batch = model_inputs(model_features, text_arrays, max_len, _standardizer(member.state))
+            score = float(member.model(batch).prediction[0])
+            if not np.isfinite(score):
+                raise MfonError(f"{member.path}: the model returned a non-finite prediction ({score}) for {video}")
+            scores.append(score)
+            if not frames:
+                frames = {m: int(batch[f"{m}_lengths"][0]) for m in model_features}
+            for modality, (teacher, tstate) in member.teachers.items():
+                tbatch = model_inputs({modality: features[modality]}, {}, {modality: teacher.max_len},
+                                      _standardizer(tstate))
+                teacher_scores.setdefault(modality, []).append(
+                    float(teacher(tbatch[modality], tbatch[f"{modality}_lengths"])[0]))
+                frames.setdefault(modality, int(tbatch[f"{modality}_lengths"][0]))
+        seeds = [member.seed for member in self.members]
+        result: dict = {"sentiment": float(np.mean(scores))}
+        if len(self.members) > 1:
+            result["seeds"] = dict(zip(seeds, scores))
+        if teacher_scores:
+            result["teachers"] = {m: float(np.mean(v)) for m, v in teacher_scores.items()}
+        visual = features.get("visual")
+        result.update({
+            "frames": frames,
+            "frames_extracted": {m: int(f.values.shape[0]) for m, f in features.items()},
+            "face_fraction": round(float(visual.valid.mean()), 4) if visual is not None else None,
+            "variant": self.members[0].state["config"].get("variant"),
+            "seed": seeds[0] if len(seeds) == 1 else seeds,
+            "checkpoint": str(self.members[0].path) if len(seeds) == 1 else [str(m.path) for m in self.members],
+            "video": str(video),
+            "note": LABEL_RANGE_NOTE,
+        })
+        return result
+
+
 def predict_clip(checkpoint: Path, video: Path, text: str | None, *, with_teachers: bool = False) -> dict:
     """Sentiment of one clip (``video`` + its transcript ``text``) by the MFON run ``checkpoint``.
 
-    ``checkpoint``: a run folder (``results/<dataset>/mfon/<variant>/seed<S>``) or its ``checkpoint.pt``.
+    ``checkpoint``: a run folder (``results/<dataset>/mfon/<variant>/seed<S>``), its ``checkpoint.pt``, or a
+    variant folder (``results/<dataset>/mfon/<variant>``: the mean over its seeds, each seed's under ``"seeds"``).
     Returns ``{"sentiment", "teachers" (with_teachers), "frames", "frames_extracted", "face_fraction",
     "variant", "seed", "checkpoint", "note"}``. Raises :class:`MfonError` with the reason otherwise.
     """
-    path = resolve_checkpoint(Path(checkpoint))
-    video = Path(video)
-    state = load_checkpoint(path, kind="mfon")
-    config = ModelConfig.from_dict(state["config"]["model"])
-    seed = state["config"].get("seed")
-    uses_text = "text" in config.modalities
-    if uses_text and not (text or "").strip():
-        raise MfonError(f"{path}: the model reads the transcript: pass it with --text")
+    with Predictor(checkpoint, with_teachers=with_teachers) as predictor:
+        predictor.check_text(text, Path(video))  # before any clip is decoded
+        return predictor.predict(video, text)
 
-    teachers: dict[str, tuple[TeacherEncoder, dict]] = {}
-    if with_teachers:
-        for modality in SEQUENCE_MODALITIES:
-            teachers[modality] = _load_teacher(teacher_checkpoint(path, modality, seed), state, modality)
 
-    needed = [m for m in SEQUENCE_MODALITIES if m in config.modalities or m in teachers]
-    settings = {m: _settings(path, state, m) for m in needed}
-    text_settings = _settings(path, state, "text") if uses_text else None
-    # A cheap first look catches a missing stream or an undecodable file before any extractor runs.
-    probe(video, require_video="visual" in needed, require_audio="acoustic" in needed)
-    features = {m: extract_modality(video, m, settings[m]) for m in needed}
-    for m in needed:
-        expected = config.input_dim(m)
-        if features[m].values.shape[1] != expected:
-            raise MfonError(f"{video}: {m} features have {features[m].values.shape[1]} dims but the model was "
-                            f"trained on {expected} (another version of the {m} extractor?)")
-    text_arrays = _text_inputs(text_settings, text) if uses_text else {}
+# ------------------------------------------------------------------------------------------------- batch mode
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+BATCH_COLUMNS = ["video_id", "clip_id", "video", "status", "sentiment"]
 
-    model = build_model(config)
-    model.load_state_dict(state["state_dict"])
-    model.eval()
-    model_features = {m: features[m] for m in needed if m in config.modalities}
-    max_len = {m: config.max_len[m] for m in model_features}
-    batch = model_inputs(model_features, text_arrays, max_len, _standardizer(state))
-    sentiment = float(model(batch).prediction[0])
-    if not np.isfinite(sentiment):
-        raise MfonError(f"{path}: the model returned a non-finite prediction ({sentiment}) for {video}")
 
-    result: dict = {"sentiment": sentiment}
-    frames = {m: int(batch[f"{m}_lengths"][0]) for m in model_features}
-    if teachers:
-        result["teachers"] = {}
-        for modality, (teacher, tstate) in teachers.items():
-            tlen = {modality: teacher.max_len}
-            tbatch = model_inputs({modality: features[modality]}, {}, tlen, _standardizer(tstate))
-            result["teachers"][modality] = float(teacher(tbatch[modality], tbatch[f"{modality}_lengths"])[0])
-            frames.setdefault(modality, int(tbatch[f"{modality}_lengths"][0]))
-    visual = features.get("visual")
-    result.update({
-        "frames": frames,
-        "frames_extracted": {m: int(f.values.shape[0]) for m, f in features.items()},
-        "face_fraction": round(float(visual.valid.mean()), 4) if visual is not None else None,
-        "variant": state["config"].get("variant"),
-        "seed": seed,
-        "checkpoint": str(path),
-        "video": str(video),
-        "note": LABEL_RANGE_NOTE,
-    })
-    return result
+def sheet_clips(sheet: Path, root: Path | None = None, media_extension: str = "mp4") -> list[dict]:
+    """Clips of a label sheet in MMSA's layout (``video_id, clip_id, text``; ``<root>/Raw/<video_id>/<clip_id>``).
+
+    ``root`` defaults to the sheet's folder. Rows the sheet reader or the id checks refuse keep their reason.
+    """
+    from .manifest import LINE_FIELD, media_path_reason, read_label_sheet
+
+    sheet = Path(sheet)
+    root = Path(root) if root is not None else sheet.parent
+    clips = []
+    for row in read_label_sheet(sheet, required=("video_id", "clip_id", "text")):
+        video_id, clip_id = row["video_id"].strip(), row["clip_id"].strip()
+        path, reason = media_path_reason(root, video_id, clip_id, media_extension)
+        reason = row.get("_fields_problem") or (f"line {row[LINE_FIELD]}: {reason}" if reason else "")
+        clips.append({"video_id": video_id, "clip_id": clip_id, "video": str(path) if path else "",
+                      "text": row["text"].strip(), "reason": reason})
+    return clips
+
+
+def folder_clips(folder: Path) -> list[dict]:
+    """Every video file of ``folder`` (sorted by name); a transcript is read from ``<name>.txt`` beside it."""
+    folder = Path(folder)
+    clips = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES):
+        transcript = path.with_suffix(".txt")
+        clips.append({"video_id": "", "clip_id": path.stem, "video": str(path),
+                      "text": transcript.read_text(encoding="utf-8").strip() if transcript.is_file() else None,
+                      "reason": ""})
+    if not clips:
+        raise MfonError(f"{folder}: holds no video file ({', '.join(VIDEO_SUFFIXES)})")
+    return clips
+
+
+def predict_batch(predictor: Predictor, clips: list[dict]) -> list[dict]:
+    """One row per clip: ``status`` ok (with the scores) or failed (with the reason); none is left out."""
+    rows = []
+    for clip in clips:
+        row = {k: clip[k] for k in ("video_id", "clip_id", "video")}
+        reason = clip["reason"]
+        if not reason and clip["text"] is None and predictor.uses_text:
+            reason = f"no transcript: the model reads one; put it in {Path(clip['video']).with_suffix('.txt')}"
+        if not reason:
+            try:
+                result = predictor.predict(Path(clip["video"]), clip["text"])
+            except MfonError as exc:
+                reason = str(exc)
+            else:
+                row.update(status="ok", sentiment=round(result["sentiment"], 6),
+                           face_fraction=result["face_fraction"] if result["face_fraction"] is not None else "")
+                row.update({f"seed{s}": round(v, 6) for s, v in result.get("seeds", {}).items()})
+                row.update({f"teacher_{m}": round(v, 6) for m, v in result.get("teachers", {}).items()})
+        if reason:
+            log.warning("%s: %s", clip["video"] or clip["clip_id"], reason)
+            row.update(status="failed", reason=reason)
+        rows.append(row)
+    return rows
+
+
+def batch_columns(rows: list[dict]) -> list[str]:
+    extra = list(dict.fromkeys(k for row in rows for k in row if k not in BATCH_COLUMNS and k != "reason"))
+    return [*BATCH_COLUMNS, *extra, "reason"]
 
 
 def format_result(result: dict) -> str:
     """The short human-readable summary printed by ``mfon predict``."""
-    lines = [f"sentiment: {result['sentiment']:+.3f}  (variant {result['variant']}, seed {result['seed']})",
-             f"           {result['note']}"]
+    if "seeds" in result:
+        made = f"variant {result['variant']}, mean of seeds " + ", ".join(
+            f"{s} {v:+.3f}" for s, v in result["seeds"].items())
+    else:
+        made = f"variant {result['variant']}, seed {result['seed']}"
+    lines = [f"sentiment: {result['sentiment']:+.3f}  ({made})", f"           {result['note']}"]
     if "teachers" in result:
         lines.append("teachers:  " + ", ".join(f"{m} {v:+.3f}" for m, v in result["teachers"].items()))
     parts = []

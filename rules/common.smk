@@ -66,8 +66,12 @@ def code(script, skip=()):
 
 
 def final_targets(dataset):
+    """What a bare `snakemake` builds for ``dataset``: features, every run's files (so that runs deleted by a
+    killed forced rerun are noticed while the tables still exist) and the tables."""
     experiment = DATASETS[dataset]["experiment"]
-    targets = [*[layout.features(dataset, m) for m in layout.MODALITIES], layout.clip_status(dataset),
+    runs = [path for v in dict.fromkeys(experiment["variants"] + experiment["ablation_variants"])
+            for s in experiment["seeds"] for path in layout.run_outputs(f"{run_folder(dataset, v)}/seed{s}").values()]
+    targets = [*[layout.features(dataset, m) for m in layout.MODALITIES], layout.clip_status(dataset), *runs,
                layout.table(dataset)]
     if experiment["ablation_variants"]:
         targets.append(layout.table(dataset, "ablation"))

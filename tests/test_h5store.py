@@ -6,7 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
-from mfon.h5store import SCHEMA_VERSION, FeatureFile, summarize, write_feature_file
+from mfon.cli import main
+from mfon.h5store import SCHEMA_VERSION, FeatureFile, FeatureReadError, summarize, verify, write_feature_file
 
 
 def write_example(path, n_clips=3):
@@ -65,3 +66,87 @@ def test_failed_write_leaves_nothing(tmp_path):
 def test_summary_names_dims_and_clips(tmp_path):
     text = summarize(write_example(tmp_path / "a.h5"))
     assert "clips: 3" in text and "dims (2): loudness, f0" in text and "frames per clip: min 40" in text
+
+
+# ------------------------------------------------------------------------------------------- damaged files
+def flip_byte(path, dataset: str, where: float = 0.5) -> None:
+    """Flip one byte inside the first stored chunk of ``dataset`` (as a failing disk or a bad copy would)."""
+    with h5py.File(path, "r") as h5:
+        info = h5[dataset].id.get_chunk_info(0)
+        offset = info.byte_offset + int(info.size * where)
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        byte = fh.read(1)
+        fh.seek(offset)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+
+
+def test_every_dataset_carries_a_checksum_and_values_are_unchanged(tmp_path):
+    path = write_example(tmp_path / "a.h5")
+    rng = np.random.default_rng(0)
+    with h5py.File(path) as h5:
+        for i in range(3):
+            group = h5[f"clips/v{i}$_$c"]
+            assert all(group[name].fletcher32 for name in group)
+            np.testing.assert_array_equal(group["features"][()], rng.normal(size=(40 + i, 2)).astype(np.float32))
+
+
+@pytest.mark.parametrize("dataset", ["features", "valid"])  # gzip-compressed / stored as is (40 bytes)
+def test_a_flipped_byte_is_an_error_naming_file_clip_and_dataset(tmp_path, dataset):
+    path = write_example(tmp_path / "a.h5")
+    with h5py.File(path) as h5:
+        assert (h5[f"clips/v1$_$c/{dataset}"].compression is None) == (dataset == "valid")
+    flip_byte(path, f"clips/v1$_$c/{dataset}")
+    with FeatureFile(path) as ff:
+        ff.clip("v0$_$c")  # the other clips still read
+        with pytest.raises(FeatureReadError) as err:
+            ff.group("v1$_$c")[dataset][:10]  # the way training reads a clip's frames
+        with pytest.raises(FeatureReadError):
+            ff.clip("v1$_$c")
+    message = str(err.value)
+    assert str(path) in message and "clip v1$_$c" in message and f"dataset {dataset!r}" in message
+    assert "damaged" in message
+
+
+def test_inspect_verify_reads_every_dataset(tmp_path, capsys):
+    good, bad = write_example(tmp_path / "good.h5"), write_example(tmp_path / "bad.h5")
+    flip_byte(bad, "clips/v2$_$c/valid")
+    assert main(["inspect", "--verify", str(good)]) == 0
+    assert "verify: 6 datasets of 3 clips read back, all intact" in capsys.readouterr().out
+    assert main(["inspect", "--verify", str(good), str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert "verify: 6 datasets of 3 clips read back, 1 damaged" in out
+    assert "clip v2$_$c: dataset 'valid' cannot be read" in out
+    assert "damaged feature file(s): " in err and "bad.h5 (1 damaged datasets)" in err and "good.h5" not in err
+    flip_byte(good, "clips/v0$_$c/features")  # the summary reads the first clip's frames: a clear error too
+    assert main(["inspect", str(good)]) == 1
+    assert "clip v0$_$c: dataset 'features' cannot be read, the file is damaged" in capsys.readouterr().err
+
+
+def test_verify_flags_files_written_without_checksums(tmp_path):
+    path = tmp_path / "old.h5"
+    with h5py.File(path, "w") as h5:  # the layout an older mfon wrote: no fletcher32
+        h5.attrs["schema_version"] = SCHEMA_VERSION
+        h5.create_dataset("clips/k/valid", data=np.ones(10, np.uint8))
+    found = verify(path)
+    assert (found.n_datasets, found.unchecked, found.problems) == (1, 1, [])
+    assert "carry no checksum" in found.report(path)
+
+
+def test_training_data_loading_names_the_damaged_file_and_clip(tmp_path):
+    from mfon.atomic import write_tsv
+    from mfon.data import FeatureSources, load_split
+    from mfon.manifest import MANIFEST_COLUMNS
+    from mfon.qc import STATUS_COLUMNS
+
+    path = write_example(tmp_path / "visual_features.h5")
+    rows = [{"key": f"v{i}$_$c", "video_id": f"v{i}", "clip_id": "c", "mode": "train", "label": "1.0"}
+            for i in range(3)]
+    write_tsv(tmp_path / "manifest.tsv", rows, MANIFEST_COLUMNS)
+    write_tsv(tmp_path / "clip_status.tsv", [{**r, "usable": 1} for r in rows], STATUS_COLUMNS)
+    sources = FeatureSources(manifest=tmp_path / "manifest.tsv", clip_status=tmp_path / "clip_status.tsv",
+                             text=tmp_path / "none.h5", visual=path, acoustic=tmp_path / "none.h5")
+    assert len(load_split(sources, "train", max_len={"visual": 50}, modalities=("visual",)).keys) == 3
+    flip_byte(path, "clips/v2$_$c/features")
+    with pytest.raises(FeatureReadError, match=r"visual_features.h5: clip v2\$_\$c: dataset 'features'"):
+        load_split(sources, "train", max_len={"visual": 50}, modalities=("visual",))

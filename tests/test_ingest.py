@@ -143,3 +143,72 @@ def test_real_mosi_clip_probes(shared_data, tmp_path):
     (row,) = run(tmp_path).manifest
     assert row["audio_sample_rate"] == 44100 and row["audio_channels"] == 2
     assert row["duration_s"] == pytest.approx(7.5, abs=0.1)
+
+
+# ------------------------------------------------------------------ label.csv rows that a CSV reader gets wrong
+PLAIN_HEADER = "video_id,clip_id,text,label,mode\n"
+
+
+def _raw_sheet(root: Path, body: str) -> Path:
+    for clip in ("1", "2", "3", "4"):
+        if not (root / "Raw" / "v" / f"{clip}.mp4").exists():
+            write_clip(root / "Raw" / "v" / f"{clip}.mp4", 0.5)
+    (root / "label.csv").write_text(PLAIN_HEADER + body, encoding="utf-8")
+    return root / "label.csv"
+
+
+def test_unterminated_quote_refuses_the_sheet_with_its_line(tmp_path):
+    # Without the check, row 2's open quote swallows rows 3 and 4 and the run succeeds with one clip.
+    _raw_sheet(tmp_path, 'v,1,fine,1.0,train\nv,2,"she said hi,1.0,train\nv,3,ok,0.5,test\nv,4,ok,0.5,valid\n')
+    with pytest.raises(SheetError, match=r"label.csv: line 3: a double-quoted value runs over a line break on to "
+                                         r"line 5.*unterminated double quote"):
+        run(tmp_path)
+
+
+def test_unterminated_quote_on_the_last_row_refuses_the_sheet(tmp_path):
+    _raw_sheet(tmp_path, 'v,1,fine,1.0,train\nv,2,"she said hi,1.0,train\n')
+    with pytest.raises(SheetError, match=r"line 3: .* to the end of the file"):
+        run(tmp_path)
+
+
+def test_unquoted_comma_is_reported_as_too_many_fields_with_the_line(tmp_path):
+    _raw_sheet(tmp_path, 'v,1,fine,1.0,train\nv,2,well, it was fine,1.0,train\nv,3,"ok, quoted",0.5,test\n'
+                         'v,4,short,0.5\n')
+    result = run(tmp_path)
+    rejected = {r["key"]: r["reason"] for r in result.rejected}
+    assert rejected["v$_$2"] == ("line 3 has 6 fields but the header has 5 (an unquoted comma inside a value? "
+                                 "put the transcript in double quotes)")
+    assert rejected["v$_$4"] == "line 5 has 4 fields but the header has 5"
+    assert next(r for r in result.rejected if r["key"] == "v$_$2")["mode"] == ""  # not the shifted "1.0"
+    assert {r["key"] for r in result.manifest} == {"v$_$1", "v$_$3"}
+    assert next(r for r in result.manifest if r["key"] == "v$_$3")["text"] == "ok, quoted"
+
+
+@pytest.mark.parametrize("raw,reason", [
+    ("1_0", "label '1_0' is not a plain decimal number"),
+    ("0x1", "label '0x1' is not a plain decimal number"),
+    ("infinity", "label is 'infinity', not a finite number"),
+    ("٣", "label '٣' is not a plain decimal number"),  # float() reads Arabic-Indic digits
+])
+def test_labels_must_be_plain_decimal_numbers(tmp_path, raw, reason):
+    _raw_sheet(tmp_path, f"v,1,fine,1.0,train\nv,2,fine,{raw},train\n")
+    result = run(tmp_path)
+    assert {r["key"]: r["reason"] for r in result.rejected} == {"v$_$2": reason}
+
+
+@pytest.mark.parametrize("raw,stored", [("-2.4", "-2.4"), ("+1", "1.0"), ("1.", "1.0"), (".5", "0.5"),
+                                        ("-0", "-0.0"), ("2e-1", "0.2")])
+def test_plain_decimal_labels_are_accepted(tmp_path, raw, stored):
+    _raw_sheet(tmp_path, f"v,1,fine,{raw},train\n")
+    (row,) = run(tmp_path).manifest
+    assert row["label"] == stored
+
+
+def test_every_data_row_is_in_the_manifest_or_rejected(tmp_path):
+    """Blank lines are not rows; every other line of the sheet ends up in exactly one of the two tables."""
+    body = ('v,1,fine,1.0,train\n\nv,2,well, it was fine,1.0,train\nv,3,"ok, ""quoted""",0.5,test\n'
+            'v,4,ok,1_0,valid\nv,5,no media,1.0,train\n')
+    _raw_sheet(tmp_path, body)
+    result = run(tmp_path)
+    keys = [r["key"] for r in result.manifest] + [r["key"] for r in result.rejected]
+    assert sorted(keys) == [f"v$_${i}" for i in range(1, 6)]

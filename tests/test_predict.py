@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -164,6 +165,8 @@ def test_errors_name_the_file(run, tmp_path):
     with pytest.raises(MfonError, match=f"{silent}: has no audio stream"):
         predict_clip(run_dir, silent, text)
     with pytest.raises(MfonError, match="pass it with --text"):
+        predict_clip(run_dir, video, None)
+    with pytest.raises(MfonError, match=r"checkpoint.pt: the transcript is empty"):
         predict_clip(run_dir, video, "  ")
     # Teachers of another seed are not there: the message names the expected path.
     other = tmp_path / "results" / DATASET / "mfon" / "mfon" / f"seed{SEED}"
@@ -175,6 +178,37 @@ def test_errors_name_the_file(run, tmp_path):
     proc = _cli(run_dir, silent, "--text", text)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith(f"mfon: error: {silent}: has no audio stream")
+
+
+def test_cli_empty_transcript_says_it_is_empty(run):
+    run_dir, manifest, predictions = run
+    proc = _cli(run_dir, manifest[next(iter(predictions))]["media_path"], "--text", "")
+    assert proc.returncode == 1
+    assert "the transcript is empty" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda s: s["config"]["model"].update(d_model=32),
+     r"tensor\(s\) of another shape \(\S+ is \(16, \d+\) in the weights but \(32, \d+\) by the config"),
+    (lambda s: s["config"]["model"].update(fusion_hidden=[16, 8]),
+     r"tensor\(s\) the config needs are not in the weights \(fusion\."),
+    (lambda s: s["state_dict"].update(extra_layer=s["state_dict"][next(iter(s["state_dict"]))]),
+     r"1 tensor\(s\) in the weights have no place in the config \(extra_layer\)"),
+    (lambda s: s["config"]["model"].update(n_heads=3),
+     r"its stored model config (is not valid|cannot build a model)"),
+])
+def test_checkpoint_whose_config_does_not_fit_its_weights_says_what(run, tmp_path, edit, message):
+    import torch
+
+    run_dir, manifest, predictions = run
+    state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    edit(state)
+    torch.save(state, tmp_path / "edited.pt")
+    clip = manifest[next(iter(predictions))]
+    with pytest.raises(MfonError) as err:
+        predict_clip(tmp_path / "edited.pt", Path(clip["media_path"]), clip["text"])
+    assert str(err.value).startswith(f"{tmp_path / 'edited.pt'}: its stored model config")
+    assert re.search(message, str(err.value)), str(err.value)
 
 
 def test_checkpoint_without_recorded_feature_settings_is_refused(run, tmp_path):
@@ -199,3 +233,110 @@ def test_real_mosi_clip_gives_a_finite_score(run, shared_data):
     assert np.isfinite(result["sentiment"]) and all(np.isfinite(v) for v in result["teachers"].values())
     assert result["frames_extracted"]["visual"] > result["frames"]["visual"] == 6  # 7.5 s at 5 fps, truncated
     assert result["face_fraction"] > 0.5
+
+
+# ------------------------------------------------------------------------------------------------- batch mode
+def test_batch_over_a_sheet_equals_single_clip_predictions(run, tmp_path):
+    run_dir, manifest, predictions = run
+    root = run_dir.parents[4] / "data"
+    keys = list(predictions)
+    lines = ["video_id,clip_id,text"]
+    for key in keys:
+        clip = manifest[key]
+        lines.append(f'{clip["video_id"]},{clip["clip_id"]},"{clip["text"]}"')
+    lines += [f"{manifest[keys[0]]['video_id']},nowhere,some words", "v,x,well, no quotes"]
+    (tmp_path / "sheet.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "scores.tsv"
+    proc = _cli(run_dir, "--sheet", tmp_path / "sheet.csv", "--root", root, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(keys)} of {len(keys) + 2} clips scored, 2 failed" in proc.stderr
+    rows = read_tsv(out)
+    assert [r["clip_id"] for r in rows] == [manifest[k]["clip_id"] for k in keys] + ["nowhere", "x"]
+    for key, row in zip(keys, rows):
+        clip = manifest[key]
+        single = predict_clip(run_dir, Path(clip["media_path"]), clip["text"])
+        assert row["status"] == "ok" and row["reason"] == ""
+        assert float(row["sentiment"]) == pytest.approx(single["sentiment"], abs=1e-6)
+        assert float(row["sentiment"]) == pytest.approx(predictions[key], abs=1e-4)  # the run's own
+    assert rows[-2]["status"] == "failed" and "nowhere.mp4: media file is missing" in rows[-2]["reason"]
+    assert rows[-1]["status"] == "failed"
+    assert rows[-1]["reason"] == (f"line {len(keys) + 3} has 4 fields but the header has 3 (an unquoted comma "
+                                  "inside a value? put the transcript in double quotes)")
+
+
+def test_batch_over_a_folder_reads_transcripts_beside_the_videos(run, tmp_path):
+    run_dir, manifest, predictions = run
+    keys = list(predictions)[:2]
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i, key in enumerate(keys):
+        (folder / f"c{i}.mp4").symlink_to(manifest[key]["media_path"])
+    (folder / "c0.txt").write_text(manifest[keys[0]]["text"] + "\n")
+    from mfon.predict import Predictor, folder_clips, predict_batch
+
+    with Predictor(run_dir) as predictor:
+        rows = predict_batch(predictor, folder_clips(folder))
+    assert [(r["clip_id"], r["status"]) for r in rows] == [("c0", "ok"), ("c1", "failed")]
+    assert rows[0]["sentiment"] == pytest.approx(predictions[keys[0]], abs=1e-4)
+    assert rows[1]["reason"] == f"no transcript: the model reads one; put it in {folder / 'c1.txt'}"
+
+
+def test_ensemble_over_the_seeds_of_a_variant_is_their_mean(run):
+    run_dir, manifest, predictions = run
+    variant_dir = run_dir.parent
+    other = variant_dir / f"seed{SEED + 1}"
+    if not (other / "checkpoint.pt").exists():
+        sources = FeatureSources.for_dataset(run_dir.parents[3], DATASET)
+        teachers = {m: run_dir.parents[2] / "teachers" / m / f"seed{SEED}" / "checkpoint.pt"
+                    for m in ("visual", "acoustic")}
+        train_mfon(sources, teachers, model={**MODEL, "modalities": ["text", "visual", "acoustic"], "guide": "text"},
+                   training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=SEED + 1, out_dir=other, variant="mfon")
+    key = next(iter(predictions))
+    clip = manifest[key]
+    video = Path(clip["media_path"])
+    each = [predict_clip(variant_dir / f"seed{s}", video, clip["text"])["sentiment"] for s in (SEED, SEED + 1)]
+    assert each[0] != pytest.approx(each[1], abs=1e-6)  # two different models
+    result = predict_clip(variant_dir, video, clip["text"])
+    assert result["seeds"] == {SEED: pytest.approx(each[0], abs=1e-6), SEED + 1: pytest.approx(each[1], abs=1e-6)}
+    assert result["sentiment"] == pytest.approx(np.mean(each), abs=1e-6) and result["seed"] == [SEED, SEED + 1]
+    proc = _cli(variant_dir, video, "--text", clip["text"])
+    assert proc.returncode == 0, proc.stderr
+    assert f"mean of seeds {SEED} {each[0]:+.3f}, {SEED + 1} {each[1]:+.3f}" in proc.stdout
+    (variant_dir / "seed99").mkdir()  # an unfinished seed is an error, not left out of the mean
+    try:
+        with pytest.raises(MfonError, match=r"seed folder\(s\) without checkpoint.pt: .*seed99"):
+            predict_clip(variant_dir, video, clip["text"])
+    finally:
+        (variant_dir / "seed99").rmdir()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["RUN"], "give one clip (VIDEO), a label sheet (--sheet) or a folder of videos (--folder)"),
+    (["RUN", "VIDEO", "--folder", "TMP"], "not VIDEO and --folder"),
+    (["TMP/nowhere", "VIDEO"], "run folder or checkpoint not found: TMP/nowhere"),
+    (["RUN", "TMP/none.mp4"], "TMP/none.mp4: media file is missing"),
+    (["RUN", "VIDEO", "--text", ""], "the transcript is empty"),
+    (["RUN", "--sheet", "TMP/none.csv"], "TMP/none.csv: label sheet not found"),
+    (["RUN", "--folder", "TMP", "--text", "hi"], "--text is for one clip"),
+    (["RUN", "--folder", "TMP", "--json"], "--json is for one clip"),
+    (["RUN", "VIDEO", "--out", "TMP/x.tsv"], "--out is for batch mode"),
+])
+def test_argument_errors_are_reported_before_any_model_loads(run, tmp_path, args, message):
+    run_dir, manifest, predictions = run
+    video = manifest[next(iter(predictions))]["media_path"]
+    argv = [a.replace("RUN", str(run_dir)).replace("VIDEO", video).replace("TMP", str(tmp_path)) for a in args]
+    code = ("import sys; from mfon.cli import main; rc = main(sys.argv[1:]); "
+            "print('torch loaded' if 'torch' in sys.modules else 'torch not loaded'); sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, "predict", *argv], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == "torch not loaded"
+    assert proc.stderr.startswith("mfon: error: ") and message.replace("TMP", str(tmp_path)) in proc.stderr
+
+
+def test_version():
+    from mfon import __version__
+
+    proc = subprocess.run([sys.executable, "-m", "mfon.cli", "--version"], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"mfon {__version__}"

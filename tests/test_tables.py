@@ -6,7 +6,9 @@ import csv
 import json
 
 import pytest
+import torch
 
+from mfon.atomic import write_tsv
 from mfon.errors import MfonError
 from mfon.tables import build_table
 
@@ -15,10 +17,15 @@ CLIPS = {"train": {"clips": 10, "used": 9, "quarantined": 1}, "valid": {"clips":
 
 
 def run(tmp_path, name, seed, acc, mae):
+    """A finished run's folder as training writes it: metrics.json, predictions.tsv, checkpoint.pt."""
     path = tmp_path / name / f"seed{seed}" / "metrics.json"
     path.parent.mkdir(parents=True)
     metrics = {"MAE": mae, "Has0_acc_2": acc, "Corr": 0.5}
     path.write_text(json.dumps({"seed": seed, "test": metrics, "valid": metrics, "clips": CLIPS}))
+    rows = [{"key": f"v$_${i}", "split": split, "truth": 1.0, "prediction": 0.5}
+            for split in ("valid", "test") for i in range(CLIPS[split]["used"])]
+    write_tsv(path.parent / "predictions.tsv", rows, ["key", "split", "truth", "prediction"])
+    torch.save({"format": "mfon-checkpoint-v1", "state_dict": {"w": torch.zeros(2)}}, path.parent / "checkpoint.pt")
     return path
 
 
@@ -49,3 +56,49 @@ def test_paper_columns_beside_each_reported_metric(tmp_path):
     assert "Has0_acc_2_paper" not in rows[1]  # the paper has no such row
     header = (tmp_path / "t.csv").read_text().splitlines()[0].split(",")
     assert header.index("Has0_acc_2_paper") == header.index("Has0_acc_2_std") + 1
+
+
+def _break_emptied(metrics):  # what a killed --forcerun leaves: Snakemake removed the old outputs
+    for path in metrics.parent.iterdir():
+        path.unlink()
+
+
+def _break_empty_checkpoint(metrics):
+    (metrics.parent / "checkpoint.pt").write_bytes(b"")
+
+
+def _break_no_predictions(metrics):
+    (metrics.parent / "predictions.tsv").unlink()
+
+
+def _break_truncated_metrics(metrics):
+    metrics.write_text(metrics.read_text()[:20])
+
+
+def _break_other_seed(metrics):
+    metrics.write_text(metrics.read_text().replace('"seed": 1112', '"seed": 1111'))
+
+
+def _break_stale_predictions(metrics):
+    rows = [{"key": "v$_$0", "split": "test", "truth": 1.0, "prediction": 0.5}]
+    write_tsv(metrics.parent / "predictions.tsv", rows, ["key", "split", "truth", "prediction"])
+
+
+@pytest.mark.parametrize("damage,message", [
+    (_break_emptied, "metrics.json is missing, predictions.tsv is missing, checkpoint.pt is missing"),
+    (_break_empty_checkpoint, "checkpoint.pt is empty"),
+    (_break_no_predictions, "predictions.tsv is missing"),
+    (_break_truncated_metrics, "metrics.json is not valid JSON"),
+    (_break_other_seed, "metrics.json is of seed 1111, the folder of seed 1112"),
+    (_break_stale_predictions, "predictions.tsv has 1 test clips, metrics.json counts 4"),
+])
+def test_an_incomplete_run_fails_the_table_naming_its_folder(tmp_path, damage, message):
+    runs = {"mfon": [run(tmp_path, "mfon", 1111, 0.80, 0.70), run(tmp_path, "mfon", 1112, 0.84, 0.74)]}
+    build_table(runs, tmp_path / "t.csv", dataset="demo")
+    before = (tmp_path / "t.csv").read_bytes()
+    damage(runs["mfon"][1])
+    with pytest.raises(MfonError) as err:
+        build_table(runs, tmp_path / "t.csv", dataset="demo")
+    assert str(err.value).startswith(f"{tmp_path / 'mfon' / 'seed1112'}: {message}")
+    assert "delete" in str(err.value) and "rerun snakemake" in str(err.value)
+    assert (tmp_path / "t.csv").read_bytes() == before  # the old table is not rewritten from stale numbers
