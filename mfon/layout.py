@@ -81,5 +81,6 @@ def table(dataset: str, kind: str = "table") -> str:
     return f"{RESULTS}/{dataset}_{kind}.csv"
 
 
-def log(*parts: str) -> str:
-    return "/".join((LOGS, *parts)) + ".log"
+def log(*parts: str, ext: str = "log") -> str:
+    """A job's log file (or, with ``ext``, another file kept beside the logs, which survive a failed job)."""
+    return "/".join((LOGS, *parts)) + f".{ext}"

@@ -213,12 +213,54 @@ def ingest(label_sheet: Path, root: Path, *, label_range=(-3.0, 3.0), splits=("t
     for row in rejected:
         log.warning("rejected %s: %s", row["key"], row["reason"])
     if rejected and on_bad_clip == "fail":
-        listing = "\n".join(f"  {r['key']}: {r['reason']}" for r in rejected)
-        raise SheetError(f"{label_sheet}: {len(rejected)} bad clip(s) and ingest.on_bad_clip is 'fail':\n{listing}")
+        listing = "\n".join(f"  {r['key']}: {r['reason']}" for r in rejected[:20])
+        more = f"\n  ... and {len(rejected) - 20} more" if len(rejected) > 20 else ""
+        raise IngestRefused(f"{label_sheet}: {len(rejected)} bad clip(s) and ingest.on_bad_clip is 'fail' "
+                            f"({reason_counts(rejected)}):\n{listing}{more}", rejected)
     if not kept:
-        raise SheetError(f"{label_sheet}: no usable clip left ({len(rejected)} rejected; see the reasons above)")
+        raise IngestRefused(f"{label_sheet}: no usable clip left: all {len(rejected)} rows rejected "
+                            f"({reason_counts(rejected)})", rejected)
     log.info("kept %d clips, rejected %d", len(kept), len(rejected))
     return IngestResult(manifest=kept, rejected=rejected)
+
+
+class IngestRefused(SheetError):
+    """Ingest stops (every clip rejected, or a bad clip with on_bad_clip: fail); ``rejected`` holds the rows."""
+
+    def __init__(self, message: str, rejected: list[dict]):
+        super().__init__(message)
+        self.rejected = rejected
+
+
+def reason_kind(reason: str) -> str:
+    """A reason without what is particular to its clip (paths, quoted values, numbers, details in brackets)."""
+    kind = re.sub(r"^\S*[/\\]\S*: ", "", reason)   # "<media path>: media file is missing"
+    kind = re.sub(r"\([^()]*\)|\[[^\[\]]*\]", "", kind)
+    kind = re.sub(r"'[^']*'|\"[^\"]*\"", "…", kind)
+    kind = re.sub(r"\d+(\.\d+)?", "N", kind)
+    return re.sub(r"\s+", " ", kind).strip()
+
+
+def reason_counts(rejected: list[dict]) -> str:
+    """"3 x media file is missing, 1 x mode … is not a known split": how many clips for each kind of reason."""
+    counts: dict[str, int] = {}
+    for row in rejected:
+        kind = reason_kind(row["reason"])
+        counts[kind] = counts.get(kind, 0) + 1
+    return ", ".join(f"{n} x {kind}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def ingest_to_files(label_sheet: Path, root: Path, manifest_path: Path, rejected_path: Path,
+                    rejected_when_refused: Path, **options) -> IngestResult:
+    """:func:`ingest`, then write the manifest and rejected.tsv. When ingest stops, the rejected rows are
+    written to ``rejected_when_refused`` (a path the workflow keeps after a failed job) and named in the error."""
+    try:
+        result = ingest(label_sheet, root, **options)
+    except IngestRefused as exc:
+        write_tsv(rejected_when_refused, exc.rejected, REJECTED_COLUMNS)
+        raise IngestRefused(f"{exc}; every clip with its reason: {rejected_when_refused}", exc.rejected) from None
+    write_ingest(result, manifest_path, rejected_path)
+    return result
 
 
 def write_ingest(result: IngestResult, manifest_path: Path, rejected_path: Path) -> None:

@@ -18,7 +18,9 @@ rule ingest:
     conda:
         "../envs/mfon.yaml"
     log:
-        layout.log("{dataset}", "ingest"),
+        main=layout.log("{dataset}", "ingest"),
+        # Every rejected clip with its reason when ingest stops (a failed job's outputs are removed; logs stay).
+        rejected=layout.log("{dataset}", "ingest_rejected", ext="tsv"),
     threads: 2
     resources:
         mem_mb=2000,

@@ -185,6 +185,24 @@ def test_broken_sheet_stops_with_a_message(tmp_path):
     assert not (tmp_path / "results" / "bad" / "manifest.tsv").exists()
 
 
+def test_all_clips_rejected_lists_them_and_counts_reasons_on_the_console(tmp_path):
+    (tmp_path / "config" / "datasets").mkdir(parents=True)
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(
+        {"datasets": {"bad": "config/datasets/bad.yaml"}, "targets": ["bad"]}))
+    (tmp_path / "config" / "datasets" / "bad.yaml").write_text(yaml.safe_dump({"name": "bad", "root": "data/bad"}))
+    (tmp_path / "data" / "bad").mkdir(parents=True)
+    (tmp_path / "data" / "bad" / "label.csv").write_text(
+        "video_id,clip_id,text,label,mode\nv,1,hi,0.5,train\nv,2,ho,0.1,test\nw,1,ha,9,valid\n")
+    proc = snakemake(PROJECT_ROOT, tmp_path, "--cores", "1", "results/bad/manifest.tsv", check=False)
+    assert proc.returncode != 0
+    console = proc.stdout + proc.stderr
+    assert "no usable clip left: all 3 rows rejected (2 x media file is missing, 1 x label" in console, console
+    assert "logs/bad/ingest_rejected.tsv" in console, console
+    rejected = read_tsv(tmp_path / "logs" / "bad" / "ingest_rejected.tsv")
+    assert sorted((r["video_id"], r["clip_id"]) for r in rejected) == [("v", "1"), ("v", "2"), ("w", "1")]
+    assert not (tmp_path / "results" / "bad" / "manifest.tsv").exists()
+
+
 def test_table_has_one_row_per_variant(run):
     _, workdir = run
     import csv
