@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from conftest import PROJECT_ROOT
-from test_workflow import _fake_slurm
+from test_workflow import _fake_slurm, copy_workflow
 
 REPO_FILES = ("Snakefile", "rules", "workflow_scripts", "mfon", "config", "envs", "slurm")
 
@@ -42,13 +41,7 @@ def test_readme_shows_the_commands_this_test_runs():
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("repo")
-    for name in REPO_FILES:
-        src = PROJECT_ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, root / name)
+    root = copy_workflow(tmp_path_factory.mktemp("readme") / "repo", REPO_FILES)
     # Planning an imported dataset needs its MMSA pickle to exist (a dry run does not read it).
     for dataset in ("MOSI", "MOSEI", "SIMS"):
         (root / "data" / dataset / "Processed").mkdir(parents=True)

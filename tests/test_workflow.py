@@ -67,18 +67,23 @@ def planned_jobs(output: str) -> set[tuple[str, str]]:
     return jobs
 
 
+def copy_workflow(dest: Path, names=WORKFLOW_FILES) -> Path:
+    """A copy of the project's workflow files at ``dest`` (so that a test may edit its code)."""
+    dest.mkdir(parents=True)
+    for name in names:
+        src = PROJECT_ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dest / name)
+    return dest
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A copy of the workflow (so that editing its code is safe) and a finished run of it."""
     base = tmp_path_factory.mktemp("wf")
-    workflow, workdir = base / "workflow", base / "run"
-    workflow.mkdir()
-    for name in WORKFLOW_FILES:
-        src = PROJECT_ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, workflow / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, workflow / name)
+    workflow, workdir = copy_workflow(base / "workflow"), base / "run"
     (workdir / "config" / "datasets").mkdir(parents=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
     (workdir / "config" / "datasets" / "tiny.yaml").write_text(yaml.safe_dump(TINY_DATASET))
@@ -171,14 +176,19 @@ def test_editing_visual_module_reruns_visual_only(run):
     assert not rules & {"acoustic_features_shard", "text_features", "ingest"}, out
 
 
-def test_broken_sheet_stops_with_a_message(tmp_path):
-    (tmp_path / "config" / "datasets").mkdir(parents=True)
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(
+def ingest_bad_sheet(workdir: Path, sheet: str) -> subprocess.CompletedProcess:
+    """Ingest of a one-dataset workdir whose label.csv is ``sheet``."""
+    (workdir / "config" / "datasets").mkdir(parents=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(
         {"datasets": {"bad": "config/datasets/bad.yaml"}, "targets": ["bad"]}))
-    (tmp_path / "config" / "datasets" / "bad.yaml").write_text(yaml.safe_dump({"name": "bad", "root": "data/bad"}))
-    (tmp_path / "data" / "bad").mkdir(parents=True)
-    (tmp_path / "data" / "bad" / "label.csv").write_text("video_id,clip_id,text\nv,1,hi\n")
-    proc = snakemake(PROJECT_ROOT, tmp_path, "--cores", "1", "results/bad/manifest.tsv", check=False)
+    (workdir / "config" / "datasets" / "bad.yaml").write_text(yaml.safe_dump({"name": "bad", "root": "data/bad"}))
+    (workdir / "data" / "bad").mkdir(parents=True)
+    (workdir / "data" / "bad" / "label.csv").write_text(sheet)
+    return snakemake(PROJECT_ROOT, workdir, "--cores", "1", "results/bad/manifest.tsv", check=False)
+
+
+def test_broken_sheet_stops_with_a_message(tmp_path):
+    proc = ingest_bad_sheet(tmp_path, "video_id,clip_id,text\nv,1,hi\n")
     assert proc.returncode != 0
     log = (tmp_path / "logs" / "bad" / "ingest.log").read_text()
     assert "missing required column(s) ['label', 'mode']" in log
@@ -186,14 +196,8 @@ def test_broken_sheet_stops_with_a_message(tmp_path):
 
 
 def test_all_clips_rejected_lists_them_and_counts_reasons_on_the_console(tmp_path):
-    (tmp_path / "config" / "datasets").mkdir(parents=True)
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(
-        {"datasets": {"bad": "config/datasets/bad.yaml"}, "targets": ["bad"]}))
-    (tmp_path / "config" / "datasets" / "bad.yaml").write_text(yaml.safe_dump({"name": "bad", "root": "data/bad"}))
-    (tmp_path / "data" / "bad").mkdir(parents=True)
-    (tmp_path / "data" / "bad" / "label.csv").write_text(
-        "video_id,clip_id,text,label,mode\nv,1,hi,0.5,train\nv,2,ho,0.1,test\nw,1,ha,9,valid\n")
-    proc = snakemake(PROJECT_ROOT, tmp_path, "--cores", "1", "results/bad/manifest.tsv", check=False)
+    proc = ingest_bad_sheet(tmp_path, "video_id,clip_id,text,label,mode\nv,1,hi,0.5,train\nv,2,ho,0.1,test\n"
+                                      "w,1,ha,9,valid\n")
     assert proc.returncode != 0
     console = proc.stdout + proc.stderr
     assert "no usable clip left: all 3 rows rejected (2 x media file is missing, 1 x label" in console, console
