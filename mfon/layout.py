@@ -8,6 +8,8 @@ Imports nothing heavy (the Snakefile imports it at parse time).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 RESULTS = "results"
 LOGS = "logs"
 
@@ -61,6 +63,23 @@ def variant_dir(dataset: str, variant: str, tuned: bool = False) -> str:
 
 def run_dir(dataset: str, variant: str, seed, tuned: bool = False) -> str:
     return f"{variant_dir(dataset, variant, tuned)}/seed{seed}"
+
+
+def run_location(run_dir: str | Path) -> tuple[Path, str] | None:
+    """(the working directory, the dataset) of an MFON run folder laid out as :func:`run_dir` makes them,
+    or None for a folder laid out otherwise."""
+    run = Path(run_dir)
+    if not run.name.startswith("seed"):
+        return None
+    if run.parent.name == "mfon_tuned":
+        dataset_folder = run.parents[1]
+    elif len(run.parents) > 2 and run.parents[1].name == "mfon":
+        dataset_folder = run.parents[2]
+    else:
+        return None
+    if dataset_folder.parent.name != RESULTS:
+        return None
+    return dataset_folder.parent.parent, dataset_folder.name
 
 
 def trial_dir(dataset: str, trial) -> str:

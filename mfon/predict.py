@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .data import SEQUENCE_MODALITIES, SplitData, Standardizer, collate
+from . import layout
 from .errors import MfonError
 from .extraction import build_extractor
 from .features import replace_nonfinite
@@ -93,13 +94,16 @@ def _settings(path: Path, state: dict, modality: str) -> dict:
 
 
 def teacher_checkpoint(run_checkpoint: Path, modality: str, seed: int) -> Path:
-    """The teacher of ``modality`` and ``seed`` beside an MFON run, following the workflow's layout."""
+    """The teacher of ``modality`` and ``seed`` of an MFON run, where the workflow's layout puts it."""
     # Lexical (no symlinks followed): the layout the user points at is the one that counts.
-    run_dir = Path(os.path.abspath(run_checkpoint)).parent  # results/<dataset>/mfon/<variant>/seed<S>
-    if len(run_dir.parents) < 3 or run_dir.parents[1].name != "mfon":
-        raise MfonError(f"{run_dir}: is not laid out as results/<dataset>/mfon/<variant>/seed<S>, so its "
-                        f"teachers (results/<dataset>/teachers/<modality>/seed<S>/{CHECKPOINT_NAME}) cannot be found")
-    return run_dir.parents[2] / "teachers" / modality / f"seed{seed}" / CHECKPOINT_NAME
+    run_dir = Path(os.path.abspath(run_checkpoint)).parent
+    where = layout.run_location(run_dir)
+    if where is None:
+        raise MfonError(f"{run_dir}: is not laid out as {layout.run_dir('<dataset>', '<variant>', '<S>')}, so its "
+                        f"teachers ({layout.teacher_dir('<dataset>', '<modality>', '<S>')}/{CHECKPOINT_NAME}) "
+                        "cannot be found")
+    workdir, dataset = where
+    return workdir / layout.teacher_dir(dataset, modality, seed) / CHECKPOINT_NAME
 
 
 def _load_teacher(path: Path, run_state: dict, modality: str) -> tuple[TeacherEncoder, dict]:
