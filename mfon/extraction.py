@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import read_tsv, write_tsv
+from .tsv import read_tsv, write_tsv
 from .config import config_hash
 from .errors import ClipError, MfonError
 from .features import FeatureExtractor, replace_nonfinite

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .atomic import read_tsv, write_tsv
+from .tsv import read_tsv, write_tsv
 from .h5store import FeatureFile
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_path, write_tsv
+from ..atomic import atomic_path
+from ..tsv import write_tsv
 from ..config import config_hash
 from ..errors import MfonError
 from ..features import replace_nonfinite
