@@ -11,6 +11,7 @@ import pytest
 
 from mfon import demo
 from mfon.demo import text as demo_text
+from mfon.demo import writing as demo_writing
 from mfon.demo import demo_clip_specs, generate_demo_corpus, render_clip_audio, write_clip
 from mfon.media import decode_audio, iter_video_frames, probe
 
@@ -121,7 +122,7 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
         yield np.zeros((240, 320, 3), np.uint8)
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(demo, "render_clip_frames", broken)
+    monkeypatch.setattr(demo_writing, "render_clip_frames", broken)
     target = tmp_path / "Raw" / "spk01" / "1.mp4"
     with pytest.raises(RuntimeError):
         write_clip(spec, target)

@@ -56,10 +56,10 @@ The package: :mod:`.model` (the constants of the generative model above), :mod:`
 (mp4 files, the label sheet and :func:`generate_demo_corpus`).
 """
 
-from .spec import ClipSpec, SpeakerSpec, demo_clip_specs
-from .writing import LABEL_COLUMNS, generate_demo_corpus, write_clip, write_label_csv
 from .audio import render_clip_audio
+from .spec import ClipSpec, SpeakerSpec, demo_clip_specs
 from .video import render_clip_frames
+from .writing import LABEL_COLUMNS, ClipFormat, generate_demo_corpus, write_clip, write_label_csv
 
-__all__ = ["ClipSpec", "SpeakerSpec", "LABEL_COLUMNS", "demo_clip_specs", "generate_demo_corpus", "render_clip_audio",
-           "render_clip_frames", "write_clip", "write_label_csv"]
+__all__ = ["LABEL_COLUMNS", "ClipFormat", "ClipSpec", "SpeakerSpec", "demo_clip_specs", "generate_demo_corpus",
+           "render_clip_audio", "render_clip_frames", "write_clip", "write_label_csv"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
@@ -59,18 +61,25 @@ def _x264_options(fps: int) -> dict[str, str]:
     return options
 
 
-def write_clip(
-    spec: ClipSpec,
-    path: Path,
-    *,
-    fps: int = 25,
-    width: int = 320,
-    height: int = 240,
-    sample_rate: int = 16000,
-) -> None:
+@dataclass(frozen=True)
+class ClipFormat:
+    """How every clip is rendered and encoded."""
+
+    fps: int = 25
+    width: int = 320
+    height: int = 240
+    sample_rate: int = 16000
+
+    def __post_init__(self) -> None:
+        if self.width % 2 or self.height % 2:
+            raise ValueError(f"width and height must be even for yuv420p, got {self.width}x{self.height}")
+
+
+def write_clip(spec: ClipSpec, path: Path, fmt: ClipFormat = ClipFormat()) -> None:
     """Render one clip and write it as mp4 (H.264 + AAC mono) to ``path``, atomically."""
     import av
 
+    fps, width, height, sample_rate = fmt.fps, fmt.width, fmt.height, fmt.sample_rate
     audio = render_clip_audio(spec, sample_rate)
     n_frames = int(round(spec.duration * fps))
     mouth = audio.mouth_at_frames(fps, n_frames)
@@ -129,48 +138,22 @@ def write_label_csv(path: Path, specs: Sequence[ClipSpec]) -> None:
         tmp.write_bytes(buf.getvalue().encode("utf-8"))
 
 
-def generate_demo_corpus(
-    root: Path,
-    *,
-    n_speakers: int = 12,
-    clips_per_speaker: int = 12,
-    seed: int = 0,
-    min_duration: float = 2.0,
-    max_duration: float = 4.0,
-    fps: int = 25,
-    width: int = 320,
-    height: int = 240,
-    sample_rate: int = 16000,
-    split_fractions: Sequence[float] = (0.6, 0.2, 0.2),
-) -> Path:
+def generate_demo_corpus(root: Path, **options) -> Path:
     """Write the demo corpus under ``root`` and return the path of its ``label.csv``.
 
-    Media go to ``root/Raw/<video_id>/<clip_id>.mp4``; the label sheet is written last, so its presence
-    means every clip it lists is complete.
+    ``options``: the fields of :class:`ClipFormat` (``fps``, ``width``, ``height``, ``sample_rate``) and the
+    keywords of :func:`~mfon.demo.spec.demo_clip_specs` (``n_speakers``, ``clips_per_speaker``, ``seed``,
+    ``min_duration``, ``max_duration``, ``split_fractions``). Media go to ``root/Raw/<video_id>/<clip_id>.mp4``;
+    the label sheet is written last, so its presence means every clip it lists is complete.
     """
-    if width % 2 or height % 2:
-        raise ValueError(f"width and height must be even for yuv420p, got {width}x{height}")
+    format_keys = {f.name for f in dataclasses.fields(ClipFormat)}
+    fmt = ClipFormat(**{k: v for k, v in options.items() if k in format_keys})
     root = Path(root)
-    specs = demo_clip_specs(
-        n_speakers=n_speakers,
-        clips_per_speaker=clips_per_speaker,
-        seed=seed,
-        min_duration=min_duration,
-        max_duration=max_duration,
-        fps=fps,
-        split_fractions=split_fractions,
-    )
+    specs = demo_clip_specs(fps=fmt.fps, **{k: v for k, v in options.items() if k not in format_keys})
     start = time.monotonic()
-    log.info("generating %d demo clips (%d speakers) under %s", len(specs), n_speakers, root)
+    log.info("generating %d demo clips (%d speakers) under %s", len(specs), len({s.video_id for s in specs}), root)
     for i, spec in enumerate(specs, 1):
-        write_clip(
-            spec,
-            root / "Raw" / spec.video_id / f"{spec.clip_id}.mp4",
-            fps=fps,
-            width=width,
-            height=height,
-            sample_rate=sample_rate,
-        )
+        write_clip(spec, root / "Raw" / spec.video_id / f"{spec.clip_id}.mp4", fmt)
         if i % 10 == 0 or i == len(specs):
             log.info("demo corpus: %d/%d clips written (%.1f s)", i, len(specs), time.monotonic() - start)
     label_csv = root / "label.csv"
