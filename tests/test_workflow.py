@@ -151,7 +151,7 @@ def test_acoustic_change_reruns_acoustic_only(run):
 
 def test_editing_visual_module_reruns_visual_only(run):
     workflow, workdir = run
-    module = workflow / "mfon" / "features" / "visual.py"
+    module = workflow / "mfon" / "features" / "mediapipe_face.py"  # the default visual backend
     original, stat = module.read_text(), module.stat()
     try:
         module.write_text(original + "\n# edited\n")

@@ -42,7 +42,7 @@ def landmark_array(result) -> np.ndarray | None:
 
 
 def face_mesh(static_image_mode: bool, refine_landmarks: bool, min_detection_confidence: float,
-               min_tracking_confidence: float):
+              min_tracking_confidence: float):
     """A FaceMesh graph for one face (``static_image_mode``: every image on its own, else video tracking)."""
     try:
         from mediapipe.python.solutions import face_mesh as mp_face_mesh

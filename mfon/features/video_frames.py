@@ -1,5 +1,5 @@
-"""What the frame-based visual extractors (MediaPipe, py-feat) share: downscaling, decoding in a background
-thread, the clip's frame rate and the per-clip face counts."""
+"""What the visual extractors share: downscaling, decoding in a background thread and the clip's frame rate
+(MediaPipe, py-feat), and the per-clip face counts (those two and the OpenFace/FACET export readers)."""
 
 from __future__ import annotations
 

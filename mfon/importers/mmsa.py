@@ -7,7 +7,8 @@ such pickle into exactly the files the raw-video path writes (``manifest.tsv``, 
 whichever way the features were made.
 
 Loading is restricted: :class:`~mfon.importers.safe_pickle.SafeUnpickler` resolves only the few globals that numpy
-arrays and builtin containers need, so a crafted pickle cannot run code. The file's SHA-256 is compared with the prefix MMSA publishes.
+arrays and builtin containers need, so a crafted pickle cannot run code. The file's SHA-256 is compared with the
+prefix MMSA publishes.
 """
 
 from __future__ import annotations
