@@ -5,11 +5,10 @@ A killed job leaves at most a hidden temporary file, never a truncated output th
 
 from __future__ import annotations
 
-import csv
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 
 @contextmanager
@@ -26,17 +25,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def write_tsv(path: str | Path, rows: Iterable[dict], columns: list[str], delimiter: str = "\t") -> None:
-    """Write ``rows`` (dicts) as a table with a header (tab-separated by default), atomically."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, delimiter=delimiter, extrasaction="ignore",
-                                lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row)
+def __getattr__(name: str):
+    # read_tsv/write_tsv moved to mfon.tsv; they stay importable from here until every caller imports mfon.tsv.
+    # Looked up lazily because mfon.tsv itself imports atomic_path from this module.
+    if name in ("read_tsv", "write_tsv"):
+        from . import tsv
 
-
-def read_tsv(path: str | Path) -> list[dict[str, str]]:
-    """Read a table written by :func:`write_tsv`; every value is a string."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh, delimiter="\t"))
+        return getattr(tsv, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

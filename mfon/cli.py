@@ -73,7 +73,7 @@ def _predict(args: argparse.Namespace) -> None:
     import json
 
     _check_predict_args(args)
-    from .atomic import write_tsv
+    from .tsv import write_tsv
     from .predict import Predictor, batch_columns, folder_clips, format_result, predict_batch, sheet_clips
 
     if args.video is not None:

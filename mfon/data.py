@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import layout
-from .atomic import read_tsv
+from .tsv import read_tsv
 from .errors import MfonError
 from .h5store import FeatureFile
 from .provenance import file_sha256

@@ -13,43 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import read_tsv, write_tsv
 from .config import config_hash
 from .errors import ClipError, MfonError
-from .features import FeatureExtractor, replace_nonfinite
+from .features import replace_nonfinite
+from .features.registry import create_extractor as build_extractor  # the extractor a config section describes
 from .h5store import SCHEMA_VERSION, FeatureFile, write_feature_file
 from .logutil import Progress
 from .manifest import read_manifest
 from .provenance import file_sha256, package_versions, utc_now
+from .tsv import read_tsv, write_tsv
 
 log = logging.getLogger(__name__)
 
 REPORT_COLUMNS = ["key", "status", "n_frames", "valid_fraction", "nonfinite_replaced", "seconds", "reason"]
-
-
-def build_extractor(modality: str, settings: dict) -> FeatureExtractor:
-    """The extractor a config section describes."""
-    if modality == "acoustic":
-        from .features.acoustic import AcousticExtractor
-
-        return AcousticExtractor(feature_set=settings["feature_set"], sample_rate=settings["sample_rate"],
-                                 pool_rate=settings["pool_rate"])
-    if modality == "visual":
-        from .features.visual import make_visual_extractor
-
-        if settings["backend"] in ("openface_csv", "facet_export"):
-            from .importers.facial_csv import make_csv_visual_extractor
-
-            return make_csv_visual_extractor(settings["backend"], csv_root=settings["csv_root"],
-                                             columns=settings["columns"], csv_extension=settings["csv_extension"],
-                                             fps=settings["fps"])
-        options = {"max_side": settings["max_side"]}
-        if settings["backend"] == "mediapipe":
-            options["min_detection_confidence"] = settings["min_detection_confidence"]
-        else:
-            options["device"] = settings["device"]
-        return make_visual_extractor(settings["backend"], fps=settings["fps"], **options)
-    raise ValueError(f"unknown modality {modality!r}; expected 'acoustic' or 'visual'")
 
 
 def shard_of(rows: list[dict], shard: int, n_shards: int) -> list[dict]:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import read_tsv, write_tsv
+from .tsv import read_tsv, write_tsv
 from .errors import ClipError, SheetError
 from .logutil import Progress
 from .media import probe

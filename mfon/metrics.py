@@ -7,7 +7,7 @@ Two families:
 
 Both take predictions and truths (lists, numpy arrays or CPU/GPU tensors, shape (N,) or (N, 1)) and return a
 dict of plain Python floats, every value rounded to 4 decimals. Accuracies and F1 scores are fractions in
-[0, 1]; tables print them x100 (see ``table_value``). The exact definitions and the behaviour on degenerate
+[0, 1]; :mod:`mfon.tables` prints the ``PERCENT_METRICS`` x100. The exact definitions and the behaviour on degenerate
 inputs are written down in ``docs/metrics.md``.
 """
 
@@ -20,7 +20,7 @@ from sklearn.metrics import f1_score
 
 __all__ = [
     "MOSI_KEYS", "SIMS_KEYS", "PERCENT_METRICS", "VALUE_METRICS", "LOWER_IS_BETTER",
-    "mosi_metrics", "sims_metrics", "metrics_for", "is_percent", "table_value",
+    "mosi_metrics", "sims_metrics", "metrics_for",
 ]
 
 MOSI_KEYS = ("Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score", "Mult_acc_5", "Mult_acc_7", "MAE", "Corr")
@@ -191,33 +191,16 @@ def sims_metrics(pred: Any, truth: Any) -> dict[str, float]:
     return {k: _round(v) for k, v in values.items()}
 
 
+# Keyed by the values of experiment.metrics in the config schema (MOSI, MOSEI and the demo use "mosi").
 _FAMILIES: dict[str, Callable[[Any, Any], dict[str, float]]] = {
     "mosi": mosi_metrics,
-    "mosei": mosi_metrics,
-    "demo": mosi_metrics,
     "sims": sims_metrics,
 }
 
 
 def metrics_for(family: str) -> Callable[[Any, Any], dict[str, float]]:
-    """The metric function of a label family: ``"mosi"`` (also ``"mosei"``, ``"demo"``) or ``"sims"``."""
+    """The metric function of a label family: ``"mosi"`` (MOSI, MOSEI, demo) or ``"sims"`` (CH-SIMS)."""
     try:
-        return _FAMILIES[str(family).strip().lower()]
+        return _FAMILIES[family]
     except KeyError:
         raise ValueError(f"unknown metric family {family!r}; expected one of {sorted(_FAMILIES)}") from None
-
-
-# -------------------------------------------------------------------------------------------------- tables
-
-def is_percent(key: str) -> bool:
-    """True for a fraction that tables print x100 (accuracies, F1), False for MAE and Corr."""
-    if key in PERCENT_METRICS:
-        return True
-    if key in VALUE_METRICS:
-        return False
-    raise KeyError(f"unknown metric {key!r}")
-
-
-def table_value(key: str, value: float) -> float:
-    """The number a results table shows: accuracies and F1 x100 (2 decimals), MAE and Corr unchanged."""
-    return round(100.0 * value, 2) if is_percent(key) else value

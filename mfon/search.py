@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path, write_tsv
+from .atomic import atomic_path
+from .tsv import write_tsv
 from .errors import ConfigError, MfonError
 
 # Knobs that shape the teachers (shared by every trial) or the data: a search may not change them.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import read_tsv, write_tsv
+from .tsv import read_tsv, write_tsv
 from .errors import MfonError
 from .metrics import MOSI_KEYS, PERCENT_METRICS, SIMS_KEYS
 from .paper import paper_numbers

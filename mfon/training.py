@@ -19,7 +19,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .atomic import atomic_path, write_tsv
+from .atomic import atomic_path
+from .tsv import write_tsv
 from .data import FeatureSources, SplitData, Standardizer, collate, feature_dims, fit_standardizer, load_split, \
     split_counts
 from .errors import MfonError

@@ -7,6 +7,7 @@ from mfon import layout
 from mfon.codegraph import code_files
 from mfon.config import canonical, command_line_overrides, dataset_settings, validate_config
 from mfon.experiment import extraction_settings, search_trial_settings, teacher_settings, variant_settings
+from mfon.features.registry import extractor_module, extractor_modules
 from mfon.variants import VARIANTS
 from snakemake.exceptions import WorkflowError
 
@@ -82,15 +83,15 @@ def final_targets(dataset):
 
 # ----------------------------------------------------------------------------------------- feature stage
 
-# The extractor modules of each frame modality: an extraction job runs its own modality's only.
-EXTRACTOR_MODULES = {"acoustic": ("mfon.features.acoustic",),
-                     "visual": ("mfon.features.visual", "mfon.importers.facial_csv")}
-
-
 def extraction_code(modality=None):
-    """What an extraction job of ``modality`` runs (None: a merge, which runs no extractor)."""
-    others = [m for name, modules in EXTRACTOR_MODULES.items() if name != modality for m in modules]
-    return code("extract_features.py" if modality else "merge_features.py", skip=others)
+    """What an extraction job runs: of the registry's extractor modules, only the dataset's selected extractor
+    of ``modality`` (None: a merge, which runs none), so that editing another extractor reruns nothing here."""
+    def files(w):
+        used = [] if modality is None else [extractor_module(modality, settings(w)[modality])]
+        skip = [m for m in extractor_modules() if m not in used]
+        return code("merge_features.py" if modality is None else "extract_features.py", skip=skip)
+
+    return files
 
 
 def extraction_params(modality):

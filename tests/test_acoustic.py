@@ -12,6 +12,7 @@ import soundfile as sf
 
 from mfon.errors import ClipError
 from mfon.features.acoustic import FEATURE_SETS, AcousticExtractor, n_base_frames, pool_frames
+from mfon.features.registry import create_extractor
 
 EXPECTED_DIMS = {"eGeMAPSv02": 25, "ComParE_2016": 65, "covarep_like": 38}
 MOSI_MP4 = "mosi_clips/Oz06ZWiO20M_6.mp4"  # AAC 44.1 kHz stereo, 7.44 s
@@ -19,9 +20,14 @@ MOSI_WAV = "mosi_clips/03bSnISJMiM_1.wav"  # 16 kHz stereo, 3.33 s
 SILENT_MP4 = "faces/WolfgangLanger_Pexels.mp4"  # audio track of digital silence, 19.7 s
 
 
+def acoustic_extractor(feature_set: str, **settings) -> AcousticExtractor:
+    """The acoustic extractor the config section ``{"feature_set": feature_set, **settings}`` describes."""
+    return create_extractor("acoustic", {"feature_set": feature_set, **settings})
+
+
 @pytest.fixture(scope="module")
 def extractors() -> dict[str, AcousticExtractor]:
-    return {name: AcousticExtractor(name) for name in FEATURE_SETS}
+    return {name: acoustic_extractor(name) for name in FEATURE_SETS}
 
 
 def voice_like(duration_s: float, sr: int = 16000, f0: float = 150.0, seed: int = 0) -> np.ndarray:
@@ -47,7 +53,7 @@ def check_sequence(seq, extractor: AcousticExtractor, n_frames: int | None = Non
 
 def test_unknown_feature_set_names_allowed_values():
     with pytest.raises(ValueError) as info:
-        AcousticExtractor("GeMAPS")
+        acoustic_extractor("GeMAPS")
     for name in FEATURE_SETS:
         assert name in str(info.value)
 
@@ -56,7 +62,7 @@ def test_unknown_feature_set_names_allowed_values():
                                     {"sample_rate": 16000.5}])
 def test_bad_arguments_raise(kwargs):
     with pytest.raises(ValueError):
-        AcousticExtractor("eGeMAPSv02", **kwargs)
+        acoustic_extractor("eGeMAPSv02", **kwargs)
 
 
 @pytest.mark.parametrize("feature_set", FEATURE_SETS)
@@ -94,7 +100,7 @@ def test_smile_is_built_once(monkeypatch, tmp_path):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(opensmile, "Smile", counting)
-    ex = AcousticExtractor("ComParE_2016")
+    ex = acoustic_extractor("ComParE_2016")
     path = tmp_path / "tone.wav"
     sf.write(path, voice_like(0.3), 16000)
     ex.extract(path)
@@ -202,7 +208,7 @@ def test_clip_without_audio_raises_clip_error(tmp_path):
             container.mux(packet)
     for feature_set in ("eGeMAPSv02", "covarep_like"):
         with pytest.raises(ClipError, match="video_only.mp4"):
-            AcousticExtractor(feature_set).extract(path)
+            acoustic_extractor(feature_set).extract(path)
 
 
 # --------------------------------------------------------------------------- real media
@@ -246,7 +252,7 @@ def test_pool_frames_bins():
 @pytest.mark.parametrize("feature_set", ["eGeMAPSv02", "covarep_like"])
 def test_pool_rate_25_gives_block_means(extractors, feature_set, shared_data):
     base = extractors[feature_set]
-    pooled_ex = AcousticExtractor(feature_set, pool_rate=25)
+    pooled_ex = acoustic_extractor(feature_set, pool_rate=25)
     assert pooled_ex.frame_rate == 25.0
     assert pooled_ex.describe()["frame_rate"] == 25.0 and pooled_ex.describe()["pool_rate"] == 25.0
     full = base.extract(shared_data / MOSI_WAV)

@@ -115,3 +115,18 @@ def test_every_variant_resolves_without_torch():
             "[variant_settings(s, v) for v in VARIANTS]; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_visual_params_are_exactly_what_each_backend_reads():
+    """The planner's table of visual knobs per backend agrees with the extractors' config dataclasses."""
+    import dataclasses
+
+    from mfon.config import load_schema
+    from mfon.experiment import VISUAL_BACKEND_KEYS
+    from mfon.features.registry import extractor_class, extractor_names
+
+    schema_keys = set(load_schema()["definitions"]["visual"]["properties"])
+    for backend in extractor_names("visual"):
+        fields = {f.name for f in dataclasses.fields(extractor_class(backend).config_type)}
+        expected = (fields & schema_keys) - {"device"} | {"backend", "no_face_policy"}
+        assert set(VISUAL_BACKEND_KEYS[backend]) == expected, backend

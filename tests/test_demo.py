@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from mfon import demo
+from mfon.demo import text as demo_text
+from mfon.demo import writing as demo_writing
 from mfon.demo import demo_clip_specs, generate_demo_corpus, render_clip_audio, write_clip
 from mfon.media import decode_audio, iter_video_frames, probe
 
@@ -120,7 +122,7 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
         yield np.zeros((240, 320, 3), np.uint8)
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(demo, "render_clip_frames", broken)
+    monkeypatch.setattr(demo_writing, "render_clip_frames", broken)
     target = tmp_path / "Raw" / "spk01" / "1.mp4"
     with pytest.raises(RuntimeError):
         write_clip(spec, target)
@@ -243,8 +245,8 @@ def test_each_modality_carries_part_of_the_signal(seed):
 def test_transcript_follows_text_factor():
     specs = demo_clip_specs()
     # single sentiment words of the generator's lexicon, by sign
-    pos = {w for lvl in (1, 2, 3) for w in demo._PHRASES[lvl + 3] if " " not in w}
-    neg = {w for lvl in (-3, -2, -1) for w in demo._PHRASES[lvl + 3] if " " not in w}
+    pos = {w for lvl in (1, 2, 3) for w in demo_text._PHRASES[lvl + 3] if " " not in w}
+    neg = {w for lvl in (-3, -2, -1) for w in demo_text._PHRASES[lvl + 3] if " " not in w}
 
     def score(text: str) -> int:
         words = text.split()

@@ -134,7 +134,7 @@ def test_verify_flags_files_written_without_checksums(tmp_path):
 
 
 def test_training_data_loading_names_the_damaged_file_and_clip(tmp_path):
-    from mfon.atomic import write_tsv
+    from mfon.tsv import write_tsv
     from mfon.data import FeatureSources, load_split
     from mfon.manifest import MANIFEST_COLUMNS
     from mfon.qc import STATUS_COLUMNS

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mfon.atomic import read_tsv
+from mfon.tsv import read_tsv
 from mfon.errors import SheetError
 from mfon.manifest import MANIFEST_COLUMNS, ingest, write_ingest
 

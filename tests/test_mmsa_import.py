@@ -12,14 +12,16 @@ import warnings
 import numpy as np
 import pytest
 
-from mfon.atomic import read_tsv
+from mfon.tsv import read_tsv
 from mfon.data import FeatureSources, load_split, split_counts
 from mfon.errors import MfonError
 from mfon.features.text import load_tokenizer, tokenize_texts
-from mfon.fixtures import LAYOUTS, fixture_filename, write_all_fixtures, write_mmsa_fixture
 from mfon.h5store import FeatureFile
 from mfon.importers import mmsa
-from mfon.importers.mmsa import SafeUnpickler, check_sha256, import_mmsa_pickle, load_mmsa_pickle
+from mfon.importers.mmsa import check_sha256, import_mmsa_pickle, load_mmsa_pickle
+from mfon.importers.safe_pickle import SafeUnpickler
+
+from mmsa_fixtures import LAYOUTS, fixture_filename, write_all_fixtures, write_mmsa_fixture
 
 PACKAGED = "packaged:all-MiniLM-L6-v2"
 SEQUENCES = {"acoustic": ("audio", "audio_lengths"), "visual": ("vision", "vision_lengths")}

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mfon.atomic import read_tsv
+from mfon.tsv import read_tsv
 from mfon.data import FeatureSources
 from mfon.demo import generate_demo_corpus
 from mfon.errors import MfonError

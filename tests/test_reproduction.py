@@ -15,12 +15,12 @@ import yaml
 from mfon.config import dataset_settings, deep_merge, validate_config
 from mfon.data import FeatureSources
 from mfon.experiment import search_trial_settings, teacher_settings
-from mfon.fixtures import write_mmsa_fixture
 from mfon.importers.mmsa import import_mmsa_pickle
 from mfon.search import summarize_search
 from mfon.training import train_mfon, train_teacher
 
 from conftest import PROJECT_ROOT
+from mmsa_fixtures import write_mmsa_fixture
 
 # Sizes small enough for CPU minutes; everything else comes from the shipped dataset files.
 TEST_SIZE = {

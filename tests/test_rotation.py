@@ -85,7 +85,7 @@ def test_sideways_phone_clip_gives_the_descriptors_of_the_upright_clip(tmp_path,
 
 def test_manifest_records_the_rotation(tmp_path):
     from mfon.manifest import ingest, write_ingest
-    from mfon.atomic import read_tsv
+    from mfon.tsv import read_tsv
 
     write_frames(tmp_path / "Raw" / "v" / "phone.mp4", [np.rot90(f, -1) for f in marker_frames()], rotation=90)
     write_frames(tmp_path / "Raw" / "v" / "plain.mp4", marker_frames())

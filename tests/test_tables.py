@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from mfon.atomic import write_tsv
+from mfon.tsv import write_tsv
 from mfon.errors import MfonError
 from mfon.tables import build_table
 

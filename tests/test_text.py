@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mfon.atomic import write_tsv
+from mfon.tsv import write_tsv
 from mfon.errors import ModelUnavailableError
 from mfon.features.text import load_tokenizer, tokenize_manifest, tokenize_texts
 from mfon.h5store import FeatureFile

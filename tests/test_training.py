@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mfon.atomic import read_tsv, write_tsv
+from mfon.tsv import read_tsv, write_tsv
 from mfon.data import FeatureSources
 from mfon.errors import MfonError
 from mfon.features.text import tokenize_manifest

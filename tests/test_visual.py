@@ -1,4 +1,12 @@
-"""Visual features: MediaPipe FaceMesh descriptors on real faces and clips, pose normalisation, py-feat errors."""
+"""Visual features: MediaPipe FaceMesh descriptors on real faces and clips, pose normalisation, py-feat errors.
+
+The py-feat tests do not run py-feat: it cannot be installed here. They run :class:`PyFeatExtractor` against a
+hand-made ``feat`` module whose layout (``feat.Detectorv1``, ``feat.utils.io.get_resource_path``, ``detect()``
+returning one table row per face with ``frame`` and ``FaceScore`` columns) is this project's own reading of
+py-feat 2.x. What they cover is our side: the error messages when py-feat or its weights are missing, the
+weight-cache check, the offline switch while the detector is built, and how per-face rows become per-frame
+values. They do not show that the real py-feat has that layout.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +22,13 @@ import numpy as np
 import pytest
 
 from mfon.errors import ClipError, ModelUnavailableError
-from mfon.features import FeatureSequence
-from mfon.features import visual
-from mfon.features.visual import (
-    EXPRESSION_NAMES,
-    MediaPipeFaceExtractor,
-    PyFeatExtractor,
-    descriptor_names,
-    descriptors_from_image,
-    make_visual_extractor,
-)
+from mfon.features import FeatureSequence, mediapipe_face
+from mfon.features import pyfeat as pyfeat_backend
+from mfon.features.face_geometry import EXPRESSION_NAMES, descriptor_names, descriptors_from_landmarks
+from mfon.features.mediapipe_face import MediaPipeFaceExtractor
+from mfon.features.pyfeat import PyFeatExtractor
+from mfon.features.registry import create_extractor
+from mfon.features.video_frames import downscale
 from mfon.media import probe
 
 cv2 = pytest.importorskip("cv2")
@@ -43,6 +48,22 @@ PHOTOS = {
 EXPR_TOL = 0.06
 EXPR_MEAN_TOL = 0.02
 ANGLE_TOL = 2.0  # degrees, roll change vs the applied in-plane rotation
+
+
+def visual_extractor(backend: str = "mediapipe", **settings):
+    """The visual extractor the config section ``{"backend": backend, **settings}`` describes."""
+    return create_extractor("visual", {"backend": backend, **settings})
+
+
+def descriptors_from_image(rgb: np.ndarray, *, refine_landmarks: bool = True, max_side: int | None = None):
+    """``(values, found)`` of one face in an RGB uint8 image: FaceMesh in static-image mode, then the same
+    descriptors as MediaPipeFaceExtractor (zero-filled when no face is found)."""
+    rgb = np.ascontiguousarray(downscale(np.asarray(rgb), max_side))
+    with mediapipe_face.face_mesh(True, refine_landmarks, 0.5, 0.5) as mesh:
+        lm = mediapipe_face.landmark_array(mesh.process(rgb))
+    if lm is None:
+        return np.zeros(len(descriptor_names(refine_landmarks)), dtype=np.float32), False
+    return descriptors_from_landmarks(lm, rgb.shape[1], rgb.shape[0], include_gaze=refine_landmarks), True
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -89,7 +110,7 @@ def write_faceless_clip(path: Path, seconds: float = 1.0, fps: int = 10, size=(9
 
 @pytest.fixture(scope="module")
 def extractor() -> MediaPipeFaceExtractor:
-    ex = make_visual_extractor("mediapipe", fps=15.0)
+    ex = visual_extractor("mediapipe", fps=15.0)
     yield ex
     ex.close()
 
@@ -126,21 +147,21 @@ def check_sequence(seq: FeatureSequence, ex, duration_s: float) -> None:
 
 # ---------------------------------------------------------------------------------------------- API, no media
 def test_factory_and_protocol() -> None:
-    ex = make_visual_extractor()
+    ex = visual_extractor()
     assert isinstance(ex, MediaPipeFaceExtractor)
     assert ex.modality == "visual" and ex.frame_rate == 15.0
     assert (ex.min_detection_confidence, ex.min_tracking_confidence, ex.max_side) == (0.5, 0.5, 640)
     assert ex.dim_names == NAMES and len(set(NAMES)) == len(NAMES)
     assert descriptor_names(False) == [n for n in NAMES if not n.startswith("gaze_")]
-    assert make_visual_extractor("mediapipe", fps=None, refine_landmarks=False).dim_names == descriptor_names(False)
+    assert visual_extractor("mediapipe", fps=None, refine_landmarks=False).dim_names == descriptor_names(False)
     info = ex.describe()
     assert info["extractor"] == "mediapipe-facemesh" and info["fps"] == 15.0
     for key in ("extractor_version", "feature_set", "min_detection_confidence", "max_side", "refine_landmarks"):
         assert key in info
     with pytest.raises(ValueError, match="mediapipe.*pyfeat"):
-        make_visual_extractor("openface")
+        visual_extractor("openface")
     with pytest.raises(ValueError):
-        make_visual_extractor("mediapipe", fps=0)
+        visual_extractor("mediapipe", fps=0)
 
 
 def test_driver_builds_the_extractor() -> None:
@@ -154,7 +175,7 @@ def test_driver_builds_the_extractor() -> None:
 
 def test_faceless_synthetic_clip_is_all_invalid(tmp_path) -> None:
     clip = write_faceless_clip(tmp_path / "gradient.mp4", seconds=1.0, fps=10)
-    ex = make_visual_extractor(fps=None)
+    ex = visual_extractor(fps=None)
     seq = ex.extract(clip)
     assert seq.values.shape == (10, len(NAMES))
     assert not seq.valid.any() and not seq.values.any()
@@ -169,7 +190,7 @@ def test_detection_failure_is_a_clip_error_and_stops_decoding(tmp_path, monkeypa
 
     clip = write_faceless_clip(tmp_path / "gradient.mp4", seconds=3.0, fps=10)
     calls = {"n": 0}
-    real = visual._landmark_array
+    real = mediapipe_face.landmark_array
 
     def flaky(result):
         calls["n"] += 1
@@ -177,12 +198,12 @@ def test_detection_failure_is_a_clip_error_and_stops_decoding(tmp_path, monkeypa
             raise RuntimeError("graph broke")
         return real(result)
 
-    monkeypatch.setattr(visual, "_landmark_array", flaky)
-    ex = make_visual_extractor(fps=None)
+    monkeypatch.setattr(mediapipe_face, "landmark_array", flaky)
+    ex = visual_extractor(fps=None)
     with pytest.raises(ClipError, match="graph broke"):
         ex.extract(clip)
     assert not any(t.name == "mfon-video-decode" for t in threading.enumerate())
-    monkeypatch.setattr(visual, "_landmark_array", real)
+    monkeypatch.setattr(mediapipe_face, "landmark_array", real)
     assert ex.extract(clip).values.shape[0] == 30  # a fresh graph is built for the next clip
 
 
@@ -193,11 +214,11 @@ def test_blank_image_has_no_face() -> None:
 
 def test_unusable_clip_raises_clip_error(tmp_path) -> None:
     with pytest.raises(ClipError, match="missing"):
-        make_visual_extractor().extract(tmp_path / "nope.mp4")
+        visual_extractor().extract(tmp_path / "nope.mp4")
     bad = tmp_path / "garbage.mp4"
     bad.write_bytes(b"not a video" * 100)
     with pytest.raises(ClipError):
-        make_visual_extractor().extract(bad)
+        visual_extractor().extract(bad)
 
 
 # ---------------------------------------------------------------------------------------------- real clips
@@ -228,7 +249,7 @@ def test_hevc_face_leaving_the_frame(faces, extractor) -> None:
 
 
 def test_tracking_state_does_not_leak_between_clips(faces) -> None:
-    ex = make_visual_extractor()
+    ex = visual_extractor()
     first = ex.extract(faces / "single_face.mp4")
     ex.extract(faces / "face_noface.mov")
     again = ex.extract(faces / "single_face.mp4")
@@ -312,7 +333,7 @@ def test_pyfeat_missing_gives_actionable_error() -> None:
     if importlib.util.find_spec("feat") is not None:
         pytest.skip("py-feat is installed here")
     with pytest.raises(ModelUnavailableError) as info:
-        make_visual_extractor("pyfeat", fps=15.0, device="cpu", max_side=640)
+        visual_extractor("pyfeat", fps=15.0, device="cpu", max_side=640)
     message = str(info.value)
     assert "pip install -e '.[pyfeat]'" in message
     assert "torchvision" in message and "visual.backend: mediapipe" in message
@@ -328,7 +349,7 @@ def test_pyfeat_weights_not_cached_gives_actionable_error(tmp_path, monkeypatch)
     fake.utils, utils.io = utils, io
     for name, module in (("feat", fake), ("feat.utils", utils), ("feat.utils.io", io)):
         monkeypatch.setitem(sys.modules, name, module)
-    assert visual.missing_pyfeat_weights(tmp_path) == [f"{r}/{f}" for r, f, _ in visual.PYFEAT_WEIGHTS]
+    assert pyfeat_backend.missing_pyfeat_weights(tmp_path) == [f"{r}/{f}" for r, f, _ in pyfeat_backend.PYFEAT_WEIGHTS]
     with pytest.raises(ModelUnavailableError) as info:
         PyFeatExtractor(fps=15.0, device="cpu")
     message = str(info.value)
@@ -336,14 +357,14 @@ def test_pyfeat_weights_not_cached_gives_actionable_error(tmp_path, monkeypatch)
     assert str(tmp_path) in message and "visual.backend: mediapipe" in message
 
     # The same files laid out as hf_hub_download(cache_dir=...) stores them count as present (fallback names too).
-    for repo, filename, fallback in visual.PYFEAT_WEIGHTS:
+    for repo, filename, fallback in pyfeat_backend.PYFEAT_WEIGHTS:
         root = tmp_path / ("models--" + repo.replace("/", "--"))
         (root / "refs").mkdir(parents=True, exist_ok=True)
         (root / "refs" / "main").write_text("0" * 40)
         snapshot = root / "snapshots" / ("0" * 40)
         snapshot.mkdir(parents=True, exist_ok=True)
         (snapshot / (fallback or filename)).write_bytes(b"weights")
-    assert visual.missing_pyfeat_weights(tmp_path) == []
+    assert pyfeat_backend.missing_pyfeat_weights(tmp_path) == []
     ex = PyFeatExtractor(fps=15.0, device="cpu")  # the detector itself is built lazily, at the first clip
     assert ex.describe()["extractor"] == "py-feat" and ex.describe()["pyfeat_version"] == "2.1.5"
     assert len(ex.dim_names) == 30 and ex.dim_names[:2] == ["AU01", "AU02"]
@@ -359,7 +380,7 @@ def install_fake_feat(monkeypatch, tmp_path, detector_class) -> None:
     fake.utils, utils.io = utils, io
     for name, module in (("feat", fake), ("feat.utils", utils), ("feat.utils.io", io)):
         monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.setattr(visual, "missing_pyfeat_weights", lambda cache_dir: [])
+    monkeypatch.setattr(pyfeat_backend, "missing_pyfeat_weights", lambda cache_dir: [])
 
 
 def test_pyfeat_rows_map_to_frames(tmp_path, monkeypatch) -> None:
@@ -367,7 +388,7 @@ def test_pyfeat_rows_map_to_frames(tmp_path, monkeypatch) -> None:
     pd = pytest.importorskip("pandas")
     from huggingface_hub import constants as hf_constants
 
-    columns = visual.PYFEAT_AUS + visual.PYFEAT_EMOTIONS + visual.PYFEAT_POSE
+    columns = pyfeat_backend.PYFEAT_AUS + pyfeat_backend.PYFEAT_EMOTIONS + pyfeat_backend.PYFEAT_POSE
     seen = {}
 
     class FakeDetector:
@@ -388,7 +409,7 @@ def test_pyfeat_rows_map_to_frames(tmp_path, monkeypatch) -> None:
     install_fake_feat(monkeypatch, tmp_path, FakeDetector)
     was_offline = hf_constants.HF_HUB_OFFLINE
     clip = write_faceless_clip(tmp_path / "gradient.mp4", seconds=1.0, fps=10)
-    ex = make_visual_extractor("pyfeat", fps=None, device="cpu", max_side=640)
+    ex = visual_extractor("pyfeat", fps=None, device="cpu", max_side=640)
     ex.batch_size = 4
     seq = ex.extract(clip)
     assert seen["offline"] is True and hf_constants.HF_HUB_OFFLINE == was_offline
@@ -407,4 +428,4 @@ def test_pyfeat_detector_build_failure_is_model_unavailable(tmp_path, monkeypatc
     install_fake_feat(monkeypatch, tmp_path, broken)
     clip = write_faceless_clip(tmp_path / "gradient.mp4", seconds=0.5, fps=10)
     with pytest.raises(ModelUnavailableError, match="torchvision::nms.*visual.backend: mediapipe"):
-        make_visual_extractor("pyfeat", fps=None).extract(clip)
+        visual_extractor("pyfeat", fps=None).extract(clip)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from mfon.atomic import read_tsv
+from mfon.tsv import read_tsv
 from mfon.h5store import ROOT_ATTRIBUTES, FeatureFile
 
 from conftest import PROJECT_ROOT
@@ -163,7 +163,7 @@ def test_acoustic_change_reruns_acoustic_only(run):
 
 def test_editing_visual_module_reruns_visual_only(run):
     workflow, workdir = run
-    module = workflow / "mfon" / "features" / "visual.py"
+    module = workflow / "mfon" / "features" / "mediapipe_face.py"  # the default visual backend
     original, stat = module.read_text(), module.stat()
     try:
         module.write_text(original + "\n# edited\n")

@@ -1,10 +1,15 @@
-"""Per-clip feature extractors. Each turns one media file into a :class:`FeatureSequence`."""
+"""Per-clip feature extractors. Each turns one media file into a :class:`FeatureSequence`.
+
+Every extractor is listed once, by its config name, in :mod:`mfon.features.registry`, and is built from a
+config dataclass of its own (:func:`configure`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -41,6 +46,17 @@ class FeatureExtractor(Protocol):
 
     def extract(self, path: Path) -> FeatureSequence:
         """Features of one clip; raises ClipError for a clip that cannot be used."""
+
+
+def configure(config_type: type, config: Any = None, options: dict | None = None) -> Any:
+    """An extractor's settings: ``config`` (an instance of ``config_type``, or None for its defaults) with the
+    fields named in ``options`` replaced."""
+    options = options or {}
+    if config is None:
+        return config_type(**options)
+    if not isinstance(config, config_type):
+        raise TypeError(f"expected a {config_type.__name__}, got {type(config).__name__}")
+    return dataclasses.replace(config, **options) if options else config
 
 
 def replace_nonfinite(values: np.ndarray) -> tuple[np.ndarray, int]:

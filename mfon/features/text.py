@@ -1,9 +1,14 @@
-"""Transcripts to BERT inputs (input_ids, attention_mask, token_type_ids), stored with the raw text."""
+"""Transcripts to BERT inputs (input_ids, attention_mask, token_type_ids), stored with the raw text.
+
+:class:`TextTokenizer` is the registry's ``text`` extractor; :func:`write_text_features` is the one writer of a
+text feature file (the manifest's transcripts here, the MMSA import's transcripts or ids there).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +18,8 @@ from ..errors import ModelUnavailableError
 from ..h5store import SCHEMA_VERSION, write_feature_file
 from ..manifest import read_manifest
 from ..provenance import file_sha256, package_versions, utc_now
+from . import configure
+from .registry import create_extractor
 
 log = logging.getLogger(__name__)
 
@@ -63,30 +70,63 @@ def tokenize_texts(tokenizer, texts: list[str], max_length: int) -> dict[str, np
             "token_type_ids": enc["token_type_ids"].astype(np.int8)}
 
 
+@dataclass(frozen=True)
+class TextConfig:
+    model: str = "packaged:all-MiniLM-L6-v2"
+    max_length: int = 50
+
+
+class TextTokenizer:
+    """The tokenizer of ``config.model``, loaded offline, padding and truncating to ``config.max_length``."""
+
+    modality = "text"
+    config_type = TextConfig
+
+    def __init__(self, config: TextConfig | None = None, /, **options):
+        self.config = configure(TextConfig, config, options)
+        self.max_length = self.config.max_length
+        self.tokenizer = load_tokenizer(self.config.model)
+
+    def describe(self) -> dict:
+        """Provenance of the token ids (written as HDF5 root attributes)."""
+        return {"extractor": "transformers-tokenizer", "tokenizer": self.config.model,
+                "tokenizer_class": type(self.tokenizer).__name__, "vocab_size": int(self.tokenizer.vocab_size)}
+
+    def tokenize(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[bool]]:
+        """Arrays of :func:`tokenize_texts` and, per text, whether ``max_length`` cut it."""
+        arrays = tokenize_texts(self.tokenizer, texts, self.max_length)
+        # Length without truncation tells how many transcripts max_length cuts.
+        full_lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
+        return arrays, [length > self.max_length for length in full_lengths]
+
+
+def write_text_features(writer, rows: list[dict], arrays: dict[str, np.ndarray], truncated: list[bool], *,
+                        dataset: str, settings: dict, manifest_sha256: str, versions: dict, tokenizer_attrs: dict,
+                        max_length: int, extra_attrs: dict | None = None) -> None:
+    """Write the text features of ``rows`` (manifest rows; row i has ``arrays[...][i]``) into an open
+    :func:`~mfon.h5store.write_feature_file` writer, with the provenance root attributes."""
+    writer.set_root_attrs({
+        "schema_version": SCHEMA_VERSION, "modality": "text", "dataset": dataset, "created_utc": utc_now(),
+        "config_hash": config_hash({"modality": "text", **settings}), "settings_json": settings,
+        "versions_json": versions, "manifest_sha256": manifest_sha256, **tokenizer_attrs,
+        "max_length": max_length, "padding": "max_length", **(extra_attrs or {}),
+    })
+    for i, row in enumerate(rows):
+        writer.add_clip(row["key"], {name: arr[i] for name, arr in arrays.items()}, {
+            "video_id": row["video_id"], "clip_id": row["clip_id"], "text": row["text"],
+            "n_tokens": int(arrays["attention_mask"][i].sum()), "truncated": bool(truncated[i]),
+        })
+
+
 def tokenize_manifest(manifest_path: Path, out_path: Path, *, dataset: str, settings: dict,
                       compression_level: int = 4) -> None:
     """Write the text feature file of every clip in the manifest."""
     rows = read_manifest(manifest_path)
-    tokenizer = load_tokenizer(settings["model"])
-    max_length = settings["max_length"]
-    texts = [row["text"] for row in rows]
-    arrays = tokenize_texts(tokenizer, texts, max_length)
-    # Length without truncation tells how many transcripts max_length cuts.
-    full_lengths = [len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]]
+    tokenizer = create_extractor("text", settings)
+    arrays, truncated = tokenizer.tokenize([row["text"] for row in rows])
     with write_feature_file(out_path, compression_level) as writer:
-        writer.set_root_attrs({
-            "schema_version": SCHEMA_VERSION, "modality": "text", "dataset": dataset, "created_utc": utc_now(),
-            "config_hash": config_hash({"modality": "text", **settings}), "settings_json": settings,
-            "versions_json": package_versions(), "manifest_sha256": file_sha256(manifest_path),
-            "extractor": "transformers-tokenizer", "tokenizer": settings["model"],
-            "tokenizer_class": type(tokenizer).__name__, "vocab_size": int(tokenizer.vocab_size),
-            "max_length": max_length, "padding": "max_length",
-        })
-        for i, row in enumerate(rows):
-            writer.add_clip(row["key"], {name: arr[i] for name, arr in arrays.items()}, {
-                "video_id": row["video_id"], "clip_id": row["clip_id"], "text": row["text"],
-                "n_tokens": int(arrays["attention_mask"][i].sum()), "truncated": full_lengths[i] > max_length,
-            })
-    n_truncated = sum(length > max_length for length in full_lengths)
+        write_text_features(writer, rows, arrays, truncated, dataset=dataset, settings=settings,
+                            manifest_sha256=file_sha256(manifest_path), versions=package_versions(),
+                            tokenizer_attrs=tokenizer.describe(), max_length=tokenizer.max_length)
     log.info("tokenized %d transcripts with %s (max_length %d, %d truncated)", len(rows), settings["model"],
-             max_length, n_truncated)
+             tokenizer.max_length, sum(truncated))

@@ -6,15 +6,13 @@ such pickle into exactly the files the raw-video path writes (``manifest.tsv``, 
 ``qc/clip_status.tsv`` and the three ``*_features.h5``), so that teachers, MFON and the tables run the same code
 whichever way the features were made.
 
-Loading is restricted: :class:`SafeUnpickler` resolves only the few globals that numpy arrays and builtin containers
-need, so a crafted pickle cannot run code. The file's SHA-256 is compared with the prefix MMSA publishes.
+Loading is restricted: :class:`~mfon.importers.safe_pickle.SafeUnpickler` resolves only the few globals that numpy
+arrays and builtin containers need, so a crafted pickle cannot run code. The file's SHA-256 is compared with the
+prefix MMSA publishes.
 """
 
 from __future__ import annotations
 
-import _compat_pickle
-import builtins
-import codecs
 import contextlib
 import json
 import logging
@@ -25,15 +23,19 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_path, write_tsv
+from ..atomic import atomic_path
 from ..config import config_hash
 from ..errors import MfonError
 from ..features import replace_nonfinite
+from ..features.registry import config_from_settings
+from ..features.text import TextConfig, TextTokenizer, write_text_features
 from ..h5store import SCHEMA_VERSION, write_feature_file
 from ..logutil import Progress
 from ..manifest import KEY_SEPARATOR, MANIFEST_COLUMNS, REJECTED_COLUMNS, clip_key
 from ..provenance import file_sha256, package_versions, utc_now
-from ..qc import STATUS_COLUMNS
+from ..qc import kept_status_row, rejected_status_row, write_clip_status
+from ..tsv import write_tsv
+from .safe_pickle import SafeUnpickler
 
 log = logging.getLogger(__name__)
 
@@ -69,81 +71,6 @@ UNIMODAL_KEYS = {"label_T": "regression_labels_T", "label_A": "regression_labels
 
 
 # ------------------------------------------------------------------------------------------------ safe loading
-def _numpy_core_module(name: str):
-    """``numpy._core.<name>`` (numpy 2) or ``numpy.core.<name>`` (numpy 1), imported without deprecation noise."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"numpy._core.{name}")
-    except ImportError:  # numpy < 1.26 has no numpy._core
-        return importlib.import_module(f"numpy.core.{name}")
-
-
-def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
-    """``_codecs.encode`` as protocol-2 pickles use it for bytes objects, limited to that one use."""
-    if not isinstance(text, str) or codecs.lookup(encoding).name not in ("iso8859-1", "latin-1"):
-        raise pickle.UnpicklingError(f"_codecs.encode called with encoding {encoding!r} (only latin1 is admitted)")
-    return text.encode("latin1")
-
-
-def _safe_bytes(*args: Any) -> bytes:
-    """``bytes`` without the ``bytes(n)`` form (which would allocate n bytes on the pickle's say-so)."""
-    if args and isinstance(args[0], int):
-        raise pickle.UnpicklingError("bytes(int) is not admitted")
-    return bytes(*args)
-
-
-def _safe_bytearray(*args: Any) -> bytearray:
-    if args and isinstance(args[0], int):
-        raise pickle.UnpicklingError("bytearray(int) is not admitted")
-    return bytearray(*args)
-
-
-def _admitted_globals() -> dict[tuple[str, str], Any]:
-    multiarray, numeric = _numpy_core_module("multiarray"), _numpy_core_module("numeric")
-    table: dict[tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
-    for package in ("numpy.core", "numpy._core"):  # numpy 1 pickles name numpy.core, numpy 2 pickles numpy._core
-        table[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
-        table[(f"{package}.multiarray", "scalar")] = multiarray.scalar
-        if hasattr(numeric, "_frombuffer"):  # protocol 5 (numpy >= 1.16)
-            table[(f"{package}.numeric", "_frombuffer")] = numeric._frombuffer
-    for name in ("list", "dict", "tuple", "set", "frozenset", "str", "int", "float", "complex", "bool", "slice"):
-        table[("builtins", name)] = getattr(builtins, name)
-    table[("builtins", "bytes")] = _safe_bytes
-    table[("builtins", "bytearray")] = _safe_bytearray
-    table[("_codecs", "encode")] = _latin1_encode
-    return table
-
-
-class SafeUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the globals numpy arrays and builtin containers need.
-
-    Anything else (``os.system``, ``builtins.eval``, any class of any module, ``collections.OrderedDict`` included)
-    is refused with :class:`MfonError` before it is imported, so nothing a pickle names can run.
-    """
-
-    def __init__(self, file, *, source: str | Path = "<pickle>"):
-        # latin1: numpy arrays inside Python-2 pickles; Python-3 pickles (all of MMSA's) are unaffected.
-        super().__init__(file, encoding="latin1")
-        self.source = str(source)
-        self._admitted = _admitted_globals()
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _compat_pickle.NAME_MAPPING:  # Python-2 names, e.g. __builtin__.set
-            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
-        elif module in _compat_pickle.IMPORT_MAPPING:
-            module = _compat_pickle.IMPORT_MAPPING[module]
-        found = self._admitted.get((module, name))
-        if found is None:
-            raise MfonError(f"{self.source}: refused to load {module}.{name}: the pickle names a global that is "
-                            f"neither a numpy array part nor a builtin container, so it is not a plain MMSA "
-                            f"feature pickle (nothing from it was run)")
-        return found
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise MfonError(f"{self.source}: refused a persistent id in the pickle (not a plain MMSA feature pickle)")
-
-
 def load_mmsa_pickle(path: str | Path) -> dict:
     """Load an MMSA pickle with :class:`SafeUnpickler`; refuses anything but numpy arrays and builtins."""
     path = Path(path)
@@ -488,19 +415,13 @@ def import_mmsa_pickle(pickle_path: str | Path, *, dataset: str, out_manifest: s
                                    manifest_sha=manifest_sha, versions=versions, source=source)
         summary.update(text_summary)
 
-        status_rows = [{**{k: r[k] for k in ("key", "video_id", "clip_id", "mode")}, "ingest": "rejected",
-                        "acoustic": "", "visual": "", "text": "", "usable": 0, "reason": f"ingest: {r['reason']}"}
-                       for r in rejected]
+        status_rows = [rejected_status_row(r) for r in rejected]
         for row in rows:
             state = statuses[row["key"]]
             reasons = [f"{m}: length 0 in the pickle (kept as one zero frame marked invalid)"
                        for m in ("acoustic", "visual") if state[m] == "empty"]
-            status_rows.append({**{k: row[k] for k in ("key", "video_id", "clip_id", "mode")}, "ingest": "ok",
-                                "acoustic": state["acoustic"], "visual": state["visual"], "text": "ok", "usable": 1,
-                                "reason": "; ".join(reasons)})
-        write_tsv(stack.enter_context(atomic_path(out_clip_status)), status_rows, STATUS_COLUMNS)
-    for split in SPLITS:
-        log.info("split %s: %d of %d clips usable", split, summary["clips"][split], summary["clips_in_pickle"][split])
+            status_rows.append(kept_status_row(row, {**state, "text": "ok"}, True, reasons))
+        write_clip_status(stack.enter_context(atomic_path(out_clip_status)), status_rows)
     log.info("imported %s: %d clips, %d quarantined, non-finite replaced %s", pickle_path.name, len(rows),
              len(rejected), summary["nonfinite_replaced"])
     return summary
@@ -509,21 +430,15 @@ def import_mmsa_pickle(pickle_path: str | Path, *, dataset: str, out_manifest: s
 def _write_text(writer, rows: list[dict], where: list[tuple[str, int]], splits: dict, *, text_mode: str,
                 text_settings: dict, info: dict, base_settings: dict, provenance: dict, dataset: str,
                 manifest_sha: str, versions: dict, source: str) -> dict:
-    """The text feature file: retokenized transcripts (as mfon.features.text writes them) or the pickle's ids."""
+    """The text feature file: retokenized transcripts or the pickle's ids, written by mfon.features.text."""
     texts = [row["text"] for row in rows]
     if text_mode == "retokenize":
-        from ..features.text import load_tokenizer, tokenize_texts
-
-        model = text_settings.get("model", "packaged:all-MiniLM-L6-v2")
-        max_length = int(text_settings.get("max_length", 50))
-        tokenizer = load_tokenizer(model)
-        arrays = tokenize_texts(tokenizer, texts, max_length)
-        full_lengths = [len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]]
-        truncated = [length > max_length for length in full_lengths]
-        settings = {**text_settings, "model": model, "max_length": max_length, "text_mode": text_mode,
-                    **base_settings}
-        tokenizer_attrs = {"extractor": "transformers-tokenizer", "tokenizer": model,
-                           "tokenizer_class": type(tokenizer).__name__, "vocab_size": int(tokenizer.vocab_size)}
+        tokenizer = TextTokenizer(config_from_settings(TextConfig, text_settings))
+        arrays, truncated = tokenizer.tokenize(texts)
+        max_length = tokenizer.max_length
+        settings = {**text_settings, "model": tokenizer.config.model, "max_length": max_length,
+                    "text_mode": text_mode, **base_settings}
+        tokenizer_attrs = tokenizer.describe()
     else:
         length = splits["train"]["text_bert"].shape[2]
         if any(arrays["text_bert"].shape[2] != length for arrays in splits.values()):
@@ -550,16 +465,9 @@ def _write_text(writer, rows: list[dict], where: list[tuple[str, int]], splits: 
         settings = {"model": mmsa_tokenizer, "max_length": max_length, "text_mode": text_mode, **base_settings}
         tokenizer_attrs = {"extractor": EXTRACTOR, "tokenizer": f"pickle:{mmsa_tokenizer} (MMSA)",
                            "tokenizer_class": "BertTokenizer (MMSA text_bert)", "vocab_size": vocab}
-    writer.set_root_attrs({
-        "schema_version": SCHEMA_VERSION, "modality": "text", "dataset": dataset, "created_utc": utc_now(),
-        "config_hash": config_hash({"modality": "text", **settings}), "settings_json": settings,
-        "versions_json": versions, "manifest_sha256": manifest_sha, **tokenizer_attrs,
-        "max_length": max_length, "padding": "max_length", **provenance,
-    })
-    for i, row in enumerate(rows):
-        writer.add_clip(row["key"], {name: arr[i] for name, arr in arrays.items()}, {
-            "video_id": row["video_id"], "clip_id": row["clip_id"], "text": row["text"],
-            "n_tokens": int(arrays["attention_mask"][i].sum()), "truncated": bool(truncated[i])})
+    write_text_features(writer, rows, arrays, truncated, dataset=dataset, settings=settings,
+                        manifest_sha256=manifest_sha, versions=versions, tokenizer_attrs=tokenizer_attrs,
+                        max_length=max_length, extra_attrs=provenance)
     n_truncated = int(sum(truncated))
     log.info("text (%s): %d transcripts, max_length %d, %d %s", text_mode, len(rows), max_length, n_truncated,
              "truncated" if text_mode == "retokenize" else "fill every position (possibly truncated by MMSA)")
@@ -577,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pickle")
     parser.add_argument("out_dir", help="e.g. results/mosi (manifest.tsv, qc/, features/ are written there)")
     parser.add_argument("--dataset", required=True)
-    parser.add_argument("--text-model", default="packaged:all-MiniLM-L6-v2")
+    parser.add_argument("--text-model", default=TextConfig.model)
     parser.add_argument("--max-length", type=int, default=None)
     parser.add_argument("--text-mode", choices=TEXT_MODES, default="retokenize")
     parser.add_argument("--allow-unknown-sha", action="store_true")
@@ -585,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     out = Path(args.out_dir)
     info = DATASET_INFO.get(normalize_dataset(args.dataset) or "", {})
-    max_length = args.max_length or (39 if info.get("tokenizer") == "bert-base-chinese" else 50)
+    max_length = args.max_length or (39 if info.get("tokenizer") == "bert-base-chinese" else TextConfig.max_length)
     summary = run_step(import_mmsa_pickle, args.pickle, dataset=args.dataset, out_manifest=out / "manifest.tsv",
                        out_rejected=out / "qc" / "rejected.tsv", out_clip_status=out / "qc" / "clip_status.tsv",
                        out_text=out / "features" / "text_features.h5",

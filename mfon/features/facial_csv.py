@@ -15,6 +15,9 @@ the export must be ``<csv_root>/<video_id>/<clip_id>.<csv_extension>``, or, when
 flat ``<csv_root>/<video_id>_<clip_id>.<csv_extension>``. Every column that the extractor keeps is named when it
 is built (a preset or an explicit list), so ``dim_names`` is the same for every clip; a clip whose export lacks
 one of them is quarantined with :class:`~mfon.errors.ClipError`. Full description: ``docs/facial_csv.md``.
+
+Settings left at None (``columns``, ``csv_extension``) take the backend's own default (``default_columns``,
+``default_extension`` of the extractor class), as the config schema documents.
 """
 
 from __future__ import annotations
@@ -31,12 +34,12 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import ClipError, ConfigError
-from ..features import FeatureSequence
+from . import FeatureSequence, configure
+from .video_frames import face_info
 
 log = logging.getLogger(__name__)
 
 EXTRACTOR_VERSION = "1.0"
-CSV_BACKENDS = ("openface_csv", "facet_export")
 CUSTOM = "custom"
 # A resampled grid time with no exported row closer than this many native frame intervals is a gap (invalid).
 GAP_INTERVALS = 1.5
@@ -83,8 +86,8 @@ FACET_TIME_COLUMNS = ("MediaTime", "Timestamp", "FrameTime")
 FACET_FACE_COUNT = "NoOfFaces"
 
 
-class ImporterConfigError(ConfigError, ValueError):
-    """The importer's settings are unusable (unknown preset, bad option, missing csv_root)."""
+class ExportConfigError(ConfigError, ValueError):
+    """The export reader's settings are unusable (unknown preset, bad option, missing csv_root)."""
 
 
 # --- reading the tables -----------------------------------------------------------------------------------------
@@ -254,26 +257,43 @@ def resolve_columns(columns, presets: dict[str, list[str]], default: str,
         if name in file_presets:
             return name, None
         known = ", ".join([*presets, *file_presets])
-        raise ImporterConfigError(f"unknown column preset {columns!r}; expected one of {known}, "
+        raise ExportConfigError(f"unknown column preset {columns!r}; expected one of {known}, "
                                   "or a list of column names")
     if not isinstance(columns, (list, tuple)) or not columns:
-        raise ImporterConfigError(f"columns must be a preset name or a non-empty list of column names, "
+        raise ExportConfigError(f"columns must be a preset name or a non-empty list of column names, "
                                   f"got {columns!r}")
     names: list[str] = []
     for item in columns:
         if not isinstance(item, str) or not item.strip():
-            raise ImporterConfigError(f"column names must be non-empty strings, got {item!r} in {list(columns)}")
+            raise ExportConfigError(f"column names must be non-empty strings, got {item!r} in {list(columns)}")
         item = item.strip()
         if item in file_presets:
-            raise ImporterConfigError(f"preset {item!r} must be used alone, not inside a list")
+            raise ExportConfigError(f"preset {item!r} must be used alone, not inside a list")
         names.extend(presets.get(item, [item]))
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ImporterConfigError(f"column(s) {repeated} requested more than once in {list(columns)}")
+        raise ExportConfigError(f"column(s) {repeated} requested more than once in {list(columns)}")
     return CUSTOM, names
 
 
 # --- the extractors ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OpenFaceCSVConfig:
+    csv_root: str | Path | None = None
+    columns: str | list[str] | None = None  # None: the default preset
+    csv_extension: str | None = None  # None: the backend's extension
+    min_confidence: float = 0.0
+    fps: float | None = None
+
+
+@dataclass(frozen=True)
+class FacetExportConfig:
+    csv_root: str | Path | None = None
+    columns: str | list[str] | None = None
+    csv_extension: str | None = None
+    fps: float | None = None
+
+
 class _FacialExportExtractor:
     """Shared machinery: export lookup, column checks, ordering, resampling, zero-filling, per-clip info."""
 
@@ -286,17 +306,17 @@ class _FacialExportExtractor:
 
     def __init__(self, csv_root, columns=None, csv_extension: str | None = None, fps: float | None = None):
         if csv_root is None or not str(csv_root).strip():
-            raise ImporterConfigError(f"{self.extractor_name}: csv_root (the folder of the exports) is not set")
+            raise ExportConfigError(f"{self.extractor_name}: csv_root (the folder of the exports) is not set")
         self.csv_root = Path(csv_root).expanduser().resolve()
         if not self.csv_root.is_dir():
-            raise ImporterConfigError(f"{self.extractor_name}: csv_root {self.csv_root} is not a directory")
+            raise ExportConfigError(f"{self.extractor_name}: csv_root {self.csv_root} is not a directory")
         ext = self.default_extension if csv_extension is None else str(csv_extension).strip().lstrip(".")
         if not ext or "/" in ext or "\\" in ext:
-            raise ImporterConfigError(f"csv_extension must be a file extension such as 'csv', got {csv_extension!r}")
+            raise ExportConfigError(f"csv_extension must be a file extension such as 'csv', got {csv_extension!r}")
         self.csv_extension = ext
         rate = _as_number(fps)
         if fps is not None and not (rate is not None and math.isfinite(rate) and rate > 0):
-            raise ImporterConfigError(f"fps must be positive or None, got {fps!r}")
+            raise ExportConfigError(f"fps must be positive or None, got {fps!r}")
         self.fps = rate
         self.feature_set, names = resolve_columns(columns, self.presets, self.default_columns, self.file_presets)
         self.columns: list[str] = names if names is not None else self._columns_from_first_export()
@@ -351,9 +371,7 @@ class _FacialExportExtractor:
         else:
             values = np.where(valid[:, None], values, 0.0)
             clip_rate = rate
-        n, found = int(valid.shape[0]), int(valid.sum())
-        info = {"n_frames": n, "face_frames": found, "face_fraction": round(found / n, 4) if n else 0.0,
-                "source_file": str(source), "source_rows": len(table.rows),
+        info = {**face_info(valid), "source_file": str(source), "source_rows": len(table.rows),
                 "source_frame_rate": round(rate, 6), "frame_rate": round(float(clip_rate), 6)}
         return FeatureSequence(values=values.astype(np.float32), valid=valid, frame_rate=float(clip_rate),
                                info=info)
@@ -388,15 +406,15 @@ class _FacialExportExtractor:
     def _columns_from_first_export(self) -> list[str]:
         exports = sorted(p for p in self.csv_root.rglob(f"*.{self.csv_extension}") if p.is_file())
         if not exports:
-            raise ImporterConfigError(f"{self.extractor_name}: preset {self.feature_set!r} takes its columns from "
+            raise ExportConfigError(f"{self.extractor_name}: preset {self.feature_set!r} takes its columns from "
                                       f"the first export, but {self.csv_root} holds no *.{self.csv_extension} file")
         try:
             table = read_export_table(exports[0])
         except ClipError as exc:
-            raise ImporterConfigError(f"preset {self.feature_set!r}: {exc}") from exc
+            raise ExportConfigError(f"preset {self.feature_set!r}: {exc}") from exc
         names = self._numeric_columns(table)
         if not names:
-            raise ImporterConfigError(f"preset {self.feature_set!r}: {exports[0]} has no numeric feature column")
+            raise ExportConfigError(f"preset {self.feature_set!r}: {exports[0]} has no numeric feature column")
         self.columns_source = str(exports[0])
         return names
 
@@ -416,14 +434,16 @@ class OpenFaceCSVExtractor(_FacialExportExtractor):
     presets = OPENFACE_PRESETS
     file_presets = OPENFACE_FILE_PRESETS
     default_columns = "au_intensity"
+    config_type = OpenFaceCSVConfig
 
-    def __init__(self, csv_root, columns="au_intensity", csv_extension: str | None = "csv",
-                 min_confidence: float = 0.0, fps: float | None = None):
+    def __init__(self, config: OpenFaceCSVConfig | None = None, /, **options):
+        self.config = configure(OpenFaceCSVConfig, config, options)
+        min_confidence = self.config.min_confidence
         threshold = _as_number(min_confidence)
         if threshold is None or not 0.0 <= threshold <= 1.0:
-            raise ImporterConfigError(f"min_confidence must lie in [0, 1], got {min_confidence!r}")
+            raise ExportConfigError(f"min_confidence must lie in [0, 1], got {min_confidence!r}")
         self.min_confidence = threshold
-        super().__init__(csv_root, columns, csv_extension, fps)
+        super().__init__(self.config.csv_root, self.config.columns, self.config.csv_extension, self.config.fps)
 
     def _describe_extra(self) -> dict:
         extra = {"source_tool": "OpenFace 2.x FeatureExtraction CSV", "time_column": "timestamp (s)",
@@ -466,9 +486,11 @@ class FacetExportExtractor(_FacialExportExtractor):
     default_extension = "txt"
     presets = FACET_PRESETS
     default_columns = "evidence"
+    config_type = FacetExportConfig
 
-    def __init__(self, csv_root, columns="evidence", csv_extension: str | None = "txt", fps: float | None = None):
-        super().__init__(csv_root, columns, csv_extension, fps)
+    def __init__(self, config: FacetExportConfig | None = None, /, **options):
+        self.config = configure(FacetExportConfig, config, options)
+        super().__init__(self.config.csv_root, self.config.columns, self.config.csv_extension, self.config.fps)
 
     def _describe_extra(self) -> dict:
         return {"source_tool": "iMotions export of Emotient FACET", "time_column": " | ".join(FACET_TIME_COLUMNS)
@@ -491,17 +513,3 @@ class FacetExportExtractor(_FacialExportExtractor):
         if table.has(FACET_FACE_COUNT):
             valid &= table.numbers(FACET_FACE_COUNT) != 0
         return times, values, valid, np.zeros(len(table.rows))
-
-
-def make_csv_visual_extractor(backend: str, **options):
-    """The importer for ``backend``: ``openface_csv`` -> :class:`OpenFaceCSVExtractor`, ``facet_export`` ->
-    :class:`FacetExportExtractor` (dashes and case are ignored). ``options`` go to the constructor (``csv_root``,
-    ``columns``, ``csv_extension``, ``fps``, and for OpenFace ``min_confidence``); options set to None take the
-    constructor's defaults."""
-    name = str(backend).strip().lower().replace("-", "_")
-    options = {key: value for key, value in options.items() if value is not None or key in ("fps", "csv_root")}
-    if name == "openface_csv":
-        return OpenFaceCSVExtractor(**options)
-    if name == "facet_export":
-        return FacetExportExtractor(**options)
-    raise ImporterConfigError(f"unknown facial export backend {backend!r}; expected one of {', '.join(CSV_BACKENDS)}")

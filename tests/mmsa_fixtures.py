@@ -1,7 +1,8 @@
 """Small synthetic stand-ins for MMSA's processed pickles, with the real layout, key names and shapes.
 
-``write_mmsa_fixture(path, "mosi")`` writes a pickle that :func:`mfon.importers.mmsa.import_mmsa_pickle` reads like
-MMSA's ``unaligned_50.pkl``; ``python -m mfon.fixtures OUT_DIR`` writes all three datasets in MMSA's folder layout
+Test data (kept out of the package). ``write_mmsa_fixture(path, "mosi")`` writes a pickle that
+:func:`mfon.importers.mmsa.import_mmsa_pickle` reads like MMSA's ``unaligned_50.pkl``;
+``python tests/mmsa_fixtures.py OUT_DIR`` writes all three datasets in MMSA's folder layout
 (``OUT_DIR/MOSI/Processed/unaligned_50.pkl``, ``OUT_DIR/MOSEI/...``, ``OUT_DIR/SIMS/Processed/unaligned_39.pkl``).
 
 The content is synthetic, not MMSA's: transcripts are short sentences whose words follow the label, and one
@@ -83,7 +84,7 @@ def _ids(dataset: str, rng: np.random.Generator, n: int, offset: int) -> list[st
 @functools.lru_cache(maxsize=1)
 def _english_tokenizer():
     try:
-        from .features.text import load_tokenizer
+        from mfon.features.text import load_tokenizer
 
         return load_tokenizer("packaged:all-MiniLM-L6-v2")
     except Exception as exc:  # noqa: BLE001 - an optional nicety; the stand-in ids are fine for tests
@@ -202,7 +203,7 @@ def write_all_fixtures(out_dir: str | Path, **kwargs) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mfon.fixtures",
+    parser = argparse.ArgumentParser(prog="python tests/mmsa_fixtures.py",
                                      description="Write synthetic MMSA-layout pickles (MOSI, MOSEI, SIMS).")
     parser.add_argument("out_dir", help="e.g. data: writes data/MOSI/Processed/unaligned_50.pkl and the others")
     parser.add_argument("--seed", type=int, default=0)
