@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mfon.features.visual import descriptor_names, make_visual_extractor
+from mfon.features.face_geometry import descriptor_names
+from mfon.features.registry import create_extractor
 from mfon.media import iter_video_frames, probe
 
 from mediafactory import write_frames
@@ -65,7 +66,7 @@ def test_sideways_phone_clip_gives_the_descriptors_of_the_upright_clip(tmp_path,
     stored = [np.rot90(f, -rotation // 90) for f in face_frames]
     tagged = write_frames(tmp_path / "tagged.mp4", stored, rotation=rotation)
     untagged = write_frames(tmp_path / "untagged.mp4", stored)
-    ex = make_visual_extractor("mediapipe", fps=10.0)
+    ex = create_extractor("visual", {"backend": "mediapipe", "fps": 10.0})
     try:
         ref, got, sideways = (ex.extract(p) for p in (upright, tagged, untagged))
     finally:
