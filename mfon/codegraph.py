@@ -65,10 +65,10 @@ def _skipped(module: str, skip: tuple[str, ...]) -> bool:
 
 
 @lru_cache(maxsize=None)
-def _closure(root: str, script: str, skip: tuple[str, ...]) -> tuple[str, ...]:
+def _closure(root: str, script: str, skip: tuple[str, ...], also: tuple[str, ...]) -> tuple[str, ...]:
     root_path = Path(root)
     seen: set[str] = set()
-    todo = list(_imported_modules(root_path, Path(script)))
+    todo = [*_imported_modules(root_path, Path(script)), *also]
     while todo:
         module = todo.pop()
         if module in seen or _skipped(module, skip):
@@ -78,10 +78,12 @@ def _closure(root: str, script: str, skip: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(str(_module_file(root_path, m)) for m in seen))
 
 
-def code_files(script: str | Path, root: str | Path, skip: tuple[str, ...] = ()) -> list[str]:
+def code_files(script: str | Path, root: str | Path, skip: tuple[str, ...] = (),
+               also: tuple[str, ...] = ()) -> list[str]:
     """The mfon source files that ``script`` runs; ``root`` is the folder that holds the ``mfon`` package.
 
     ``skip``: modules (and their submodules) the job never runs although the script could import them, such
-    as the extractors of another modality behind a registry; they and what only they import are left out.
+    as the extractors a registry would load for other settings; they and what only they import are left out.
+    ``also``: modules the job runs that no import statement names (a registry loads them by name).
     """
-    return list(_closure(str(Path(root).resolve()), str(Path(script).resolve()), tuple(skip)))
+    return list(_closure(str(Path(root).resolve()), str(Path(script).resolve()), tuple(skip), tuple(also)))

@@ -60,10 +60,12 @@ def settings(wildcards):
     return DATASETS[wildcards.dataset]
 
 
-def code(script, skip=()):
+def code(script, skip=(), also=()):
     """The mfon source files ``workflow_scripts/<script>`` runs (its import closure, less the modules in
-    ``skip``), listed as an input so that editing one of them reruns exactly the rules that run it."""
-    return code_files(Path(workflow.basedir) / "workflow_scripts" / script, workflow.basedir, tuple(skip))
+    ``skip``, plus those in ``also``), listed as an input so that editing one of them reruns exactly the rules
+    that run it."""
+    return code_files(Path(workflow.basedir) / "workflow_scripts" / script, workflow.basedir, tuple(skip),
+                      tuple(also))
 
 
 def final_targets(dataset):
@@ -89,7 +91,7 @@ def extraction_code(modality=None):
     def files(w):
         used = [] if modality is None else [extractor_module(modality, settings(w)[modality])]
         skip = [m for m in extractor_modules() if m not in used]
-        return code("merge_features.py" if modality is None else "extract_features.py", skip=skip)
+        return code("merge_features.py" if modality is None else "extract_features.py", skip=skip, also=used)
 
     return files
 
