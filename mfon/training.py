@@ -582,6 +582,14 @@ def read_teacher_targets(path: Path, sources: FeatureSources, modality: str, d_m
 
 
 # ------------------------------------------------------------------------------------------------------------ MFON
+def teacher_inputs(paths) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Split a run's teacher files (``.../teachers/<modality>/seed<S>/<file>``) into checkpoints (``.pt``, paper
+    fidelity) and stored vectors (``.h5``, fixed fidelity), each modality -> path."""
+    files = {Path(p).parts[-3]: Path(p) for p in paths}
+    return ({m: p for m, p in files.items() if p.suffix == ".pt"},
+            {m: p for m, p in files.items() if p.suffix == ".h5"})
+
+
 def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dict, training: dict, loss: dict,
                runtime: dict, seed: int, out_dir: Path, metric_family: str = "mosi", variant: str = "mfon",
                eval_splits: tuple[str, ...] = ("valid", "test"), threads: int = 1,

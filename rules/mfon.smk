@@ -4,7 +4,7 @@
 rule train_mfon:
     input:
         unpack(lambda w: feature_files(w.dataset)),
-        teachers=teacher_checkpoints,
+        teachers=lambda w: teacher_inputs(w.dataset, w.variant, w.seed),
         code=code(*TRAINING_CODE),
     output:
         checkpoint="results/{dataset}/mfon/{variant}/seed{seed}/checkpoint.pt",

@@ -5,7 +5,7 @@
 rule search_trial:
     input:
         unpack(lambda w: feature_files(w.dataset)),
-        teachers=lambda w: teachers_for(w.dataset, "mfon", search_seed(w.dataset)),
+        teachers=lambda w: teacher_inputs(w.dataset, "mfon", search_seed(w.dataset)),
         code=code(*TRAINING_CODE, "search.py"),
     output:
         checkpoint="results/{dataset}/search/trial{trial}/checkpoint.pt",
@@ -55,7 +55,7 @@ rule search_summary:
 rule train_mfon_tuned:
     input:
         unpack(lambda w: feature_files(w.dataset)),
-        teachers=lambda w: teachers_for(w.dataset, "mfon", w.seed),
+        teachers=lambda w: teacher_inputs(w.dataset, "mfon", w.seed),
         best="results/{dataset}/search/best.json",
         code=code(*TRAINING_CODE, "search.py"),
     output:

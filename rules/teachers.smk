@@ -25,3 +25,31 @@ rule train_teacher:
         runtime=120,
     script:
         "../workflow_scripts/train_teacher.py"
+
+
+def teacher_inputs(dataset, variant, seed):
+    """What an MFON run distils from: in `fixed` fidelity the teachers' stored vectors (computed once per
+    teacher), in `paper` fidelity the checkpoints themselves (run in train mode at every step)."""
+    checkpoints = teachers_for(dataset, variant, seed)
+    if DATASETS[dataset]["model"]["fidelity"] == "paper":
+        return checkpoints
+    return [str(Path(p).with_name("targets.h5")) for p in checkpoints]
+
+
+rule teacher_targets:
+    input:
+        unpack(lambda w: feature_files(w.dataset, (w.modality,))),
+        checkpoint="results/{dataset}/teachers/{modality}/seed{seed}/checkpoint.pt",
+        code=code(*TRAINING_CODE),
+    output:
+        targets="results/{dataset}/teachers/{modality}/seed{seed}/targets.h5",
+    conda:
+        "../envs/mfon.yaml"
+    log:
+        "logs/{dataset}/teachers/{modality}_seed{seed}_targets.log",
+    threads: lambda w: settings(w)["runtime"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../workflow_scripts/teacher_targets.py"

@@ -7,15 +7,16 @@ from pathlib import Path
 
 from mfon.data import FeatureSources
 from mfon.logutil import run_step, setup_logging
-from mfon.training import train_mfon
+from mfon.training import teacher_inputs, train_mfon
 
 setup_logging(snakemake.log[0])
 run = snakemake.params.run
 is_trial = snakemake.rule == "search_trial"
-teachers = {Path(p).parts[-3]: Path(p) for p in snakemake.input.teachers}  # .../teachers/<modality>/seed<s>/...
+teachers, targets = teacher_inputs(snakemake.input.teachers)
 run_step(train_mfon, FeatureSources.for_dataset("results", snakemake.wildcards.dataset), teachers,
          model=run["model"], training=run["training"], loss=run["loss"], runtime=run["runtime"],
          seed=snakemake.params.seed, out_dir=Path(snakemake.output.checkpoint).parent,
          metric_family=snakemake.params.metrics,
          variant="mfon" if is_trial else snakemake.wildcards.variant,
-         eval_splits=("valid",) if is_trial else ("valid", "test"))
+         eval_splits=("valid",) if is_trial else ("valid", "test"), threads=snakemake.threads,
+         teacher_targets=targets)

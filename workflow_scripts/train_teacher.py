@@ -13,4 +13,4 @@ run = snakemake.params.run
 run_step(train_teacher, FeatureSources.for_dataset("results", snakemake.wildcards.dataset),
          snakemake.wildcards.modality, model=run["model"], training=run["training"], runtime=run["runtime"],
          seed=snakemake.params.seed, out_dir=Path(snakemake.output.checkpoint).parent,
-         metric_family=snakemake.params.metrics)
+         metric_family=snakemake.params.metrics, threads=snakemake.threads)
