@@ -470,7 +470,8 @@ def _load_teacher_state(path: Path, sources: FeatureSources, d_model: int | None
     if d_model is not None and config.d_model != d_model:
         raise MfonError(f"{path}: teacher width d_model={config.d_model} does not match the MFON model's "
                         f"d_model={d_model}; retrain the teachers with the same model.d_model")
-    teacher = TeacherEncoder(config, state["config"]["modality"])
+    with torch.random.fork_rng(devices=[]):  # its init is overwritten: it must not move the run's RNG
+        teacher = TeacherEncoder(config, state["config"]["modality"])
     teacher.load_state_dict(state["state_dict"])
     for p in teacher.parameters():
         p.requires_grad_(False)
