@@ -14,11 +14,14 @@ training loader makes (``mfon.training.Loaders``).
 CPU configurations, each step timed in turn (A/B interleaved, same batches), median over the rounds:
   mfon fixed, optimised    batch padded to its longest clip, stored teacher vectors, --threads threads,
                            last layer of each pooled stack at position 0 only (what training does now)
+  mfon fixed, optimised, 1 thread   the same on one thread (what the work saved gives without the threads)
   mfon fixed, unoptimised  padded to max_len, teachers run at every step, 1 thread, full last layer (before)
   mfon paper               the authors' semantics: padded to max_len, teachers in train mode every step
   teacher/<m>              optimised (padded to longest, --threads, position 0) vs unoptimised
-The one-off cost of storing the teacher vectors is printed too. Peak memory: each configuration alone in a fresh
-process (peak RSS on CPU, torch's peak allocation on CUDA).
+The one-off cost of storing the teacher vectors is printed too. Peak memory: each configuration alone for two
+steps in a fresh process (its peak RSS, VmHWM, on CPU; torch's peak allocation on CUDA). On a machine busier
+than its cores, the 2-thread figures suffer most (a parallel region waits for its slowest thread): check
+``uptime`` and compare the 1-thread rows.
 
 On CUDA (--device cuda) the optimised MFON and teachers run in fp32 and bf16 autocast, each with fused SDPA
 attention (flash / memory-efficient kernels) and with the plain math kernel.
@@ -172,6 +175,7 @@ def cpu_runs(args) -> dict[str, dict]:
     cpu = torch.device("cpu")
     return {
         "mfon fixed, optimised": dict(kind="mfon", optimised=True, threads=args.threads, device=cpu),
+        "mfon fixed, optimised, 1 thread": dict(kind="mfon", optimised=True, threads=1, device=cpu),
         "mfon fixed, unoptimised": dict(kind="mfon", optimised=False, threads=1, device=cpu),
         "mfon paper": dict(kind="mfon", optimised=True, threads=args.threads, device=cpu, fidelity="paper"),
         **{f"teacher/{m}, {'optimised' if o else 'unoptimised'}":
@@ -224,9 +228,9 @@ def main() -> None:
         run.step()
         if args.device == "cuda":
             peak = torch.cuda.max_memory_allocated() / 2**20
-        else:
-            import resource
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        else:  # VmHWM: this process's own peak (ru_maxrss would include the parent's, kept across exec)
+            status = Path("/proc/self/status").read_text()
+            peak = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
         print(json.dumps({"peak_mb": peak}))
         return
 
@@ -237,6 +241,7 @@ def main() -> None:
     print(f"# torch {torch.__version__}, {name}, {os.cpu_count()} CPUs visible, batch {args.batch}, "
           f"{args.rounds} timed rounds (A/B interleaved), clip lengths visual median {int(np.median(lengths['visual']))} "
           f"(max 500), acoustic median {int(np.median(lengths['acoustic']))} (max 375)", flush=True)
+    peaks = {n: float("nan") if args.no_memory else peak_memory_mb(n, args) for n in configs}  # before we grow
     runs = {n: Run(data=data, batch=args.batch, **c) for n, c in configs.items()}
     for run in runs.values():  # warm-up: allocations, kernel selection
         run.step()
@@ -247,15 +252,15 @@ def main() -> None:
     rate = {n: args.batch / statistics.median(t) for n, t in times.items()}
     print(f"{'configuration':44s} {'threads':>7s} {'samples/s':>10s} {'peak MB':>8s}")
     for n, run in runs.items():
-        peak = float("nan") if args.no_memory else peak_memory_mb(n, args)
-        print(f"{n:44s} {run.threads:7d} {rate[n]:10.2f} {peak:8.0f}", flush=True)
+        print(f"{n:44s} {run.threads:7d} {rate[n]:10.2f} {peaks[n]:8.0f}", flush=True)
         if run.setup_seconds:
             print(f"{'':44s} (storing teacher vectors once: {1e3 * run.setup_seconds / len(data):.1f} ms per clip)")
     for fast, slow in (("mfon fixed, optimised", "mfon fixed, unoptimised"),
+                       ("mfon fixed, optimised, 1 thread", "mfon fixed, unoptimised"),
                        ("teacher/visual, optimised", "teacher/visual, unoptimised"),
                        ("teacher/acoustic, optimised", "teacher/acoustic, unoptimised")):
         if fast in rate and slow in rate:
-            print(f"speed-up {fast.split(',')[0]}: {rate[fast] / rate[slow]:.2f}x")
+            print(f"speed-up {fast} vs {slow}: {rate[fast] / rate[slow]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -210,9 +210,9 @@ def test_adding_a_seed_runs_only_that_seed(run):
     (workdir / "seeds.yaml").write_text(yaml.safe_dump(changed))
     out = snakemake(workflow, workdir, "-n", "--cores", "2", "--configfile", str(workdir / "seeds.yaml")).stdout
     jobs = planned_jobs(out)
-    assert {rule for rule, _ in jobs} == {"train_teacher", "train_mfon", "table", "all"}, out
-    trained = [o for r, o in jobs if r in ("train_teacher", "train_mfon")]
-    assert len(trained) == 4 and all("/seed1112/" in o for o in trained), out
+    assert {rule for rule, _ in jobs} == {"train_teacher", "teacher_targets", "train_mfon", "table", "all"}, out
+    trained = [o for r, o in jobs if r in ("train_teacher", "teacher_targets", "train_mfon")]
+    assert len(trained) == 6 and all("/seed1112/" in o for o in trained), out
 
 
 FAKE_SLURM = {
