@@ -105,6 +105,15 @@ def teacher_checkpoints(w):
     return teachers_for(w.dataset, w.variant, w.seed)
 
 
+def teacher_inputs(dataset, variant, seed):
+    """What an MFON run distils from: in `fixed` fidelity the teachers' stored vectors (computed once per
+    teacher), in `paper` fidelity the checkpoints themselves (run in train mode at every step)."""
+    checkpoints = teachers_for(dataset, variant, seed)
+    if DATASETS[dataset]["model"]["fidelity"] == "paper":
+        return checkpoints
+    return [str(Path(p).with_name("targets.h5")) for p in checkpoints]
+
+
 def search_enabled(dataset):
     return DATASETS[dataset]["experiment"]["search"]["trials"] > 0
 

@@ -27,15 +27,6 @@ rule train_teacher:
         "../workflow_scripts/train_teacher.py"
 
 
-def teacher_inputs(dataset, variant, seed):
-    """What an MFON run distils from: in `fixed` fidelity the teachers' stored vectors (computed once per
-    teacher), in `paper` fidelity the checkpoints themselves (run in train mode at every step)."""
-    checkpoints = teachers_for(dataset, variant, seed)
-    if DATASETS[dataset]["model"]["fidelity"] == "paper":
-        return checkpoints
-    return [str(Path(p).with_name("targets.h5")) for p in checkpoints]
-
-
 rule teacher_targets:
     input:
         unpack(lambda w: feature_files(w.dataset, (w.modality,))),
