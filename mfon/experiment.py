@@ -88,6 +88,6 @@ def tuned_settings(settings: dict, overrides: dict) -> dict:
     return variant_settings(apply_overrides(settings, overrides), "mfon")
 
 
-def job_runtime(resources, threads: int) -> dict:
-    """How a training job runs (device, bf16 autocast, CPU threads), from its Snakemake resources and threads."""
-    return {"device": resources.device, "bf16": bool(resources.bf16), "threads": int(threads)}
+def job_runtime(resources) -> dict:
+    """Where a training job runs (device, bf16 autocast), from its Snakemake resources."""
+    return {"device": resources.device, "bf16": bool(resources.bf16)}

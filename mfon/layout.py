@@ -56,6 +56,11 @@ def teacher_dir(dataset: str, modality: str, seed) -> str:
     return f"{RESULTS}/{dataset}/teachers/{modality}/seed{seed}"
 
 
+def teacher_targets(dataset: str, modality: str, seed) -> str:
+    """A fixed-fidelity teacher's pooled vector for every clip, computed once for every run of that seed."""
+    return f"{teacher_dir(dataset, modality, seed)}/targets.h5"
+
+
 def variant_dir(dataset: str, variant: str, tuned: bool = False) -> str:
     """A variant's runs; ``tuned``: the full model retrained with the search's winning settings."""
     return f"{RESULTS}/{dataset}/mfon_tuned" if tuned else f"{RESULTS}/{dataset}/mfon/{variant}"

@@ -1,21 +1,29 @@
 """Training and evaluation of unimodal teachers and MFON models, with checkpoints that say how they were made.
 
 One loop (:func:`fit`) serves both: Adam over parameter groups, gradient accumulation, an epoch budget, the model
-kept at its best validation MSE, optional early stopping, CUDA and bf16 autocast when configured. Every run writes
-``checkpoint.pt``, ``predictions.tsv``, ``metrics.json`` and ``history.tsv`` into its folder.
+kept at its best validation MSE, optional early stopping, optional gradient clipping and LR schedule, CUDA and
+bf16 autocast when configured. Every run writes ``checkpoint.pt``, ``predictions.tsv``, ``metrics.json`` and
+``history.tsv`` into its folder; while it runs, ``resume.pt`` there holds the state after the last completed
+epoch, from which a killed run continues (:class:`ResumeState`).
+
+In ``fixed`` fidelity a teacher's pooled vectors are computed once per clip (:func:`write_teacher_targets`) and
+read back by every MFON run; batches are padded to their own longest clip only.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import h5py
 import numpy as np
 import torch
 
@@ -28,12 +36,19 @@ from .logutil import progress_logger
 from .losses import MFONLoss
 from .metrics import metrics_for
 from .models import ModelConfig, TeacherEncoder, build_model, distillation_targets, parameter_groups
-from .provenance import package_versions
+from .provenance import file_sha256, package_versions
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "mfon-checkpoint-v1"
+RESUME_FORMAT = "mfon-resume-v1"
+TARGETS_FORMAT = "mfon-teacher-targets-v1"
+RESUME_FILE = "resume.pt"
 SPLITS = ("train", "valid", "test")
+#: The authors train their teachers with 4 summed micro-batches per optimiser step (paper fidelity).
+PAPER_TEACHER_GRAD_ACCUM = 4
+#: bucket_by_length sorts clips by length within windows of this many batches (then shuffles the batches).
+BUCKET_WINDOW_BATCHES = 16
 
 
 # ----------------------------------------------------------------------------------------------------------- setup
@@ -58,24 +73,51 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[np.ndarray]:
+def _batches(n: int, batch_size: int, generator: torch.Generator | None,
+             lengths: np.ndarray | None = None) -> list[np.ndarray]:
+    """Index batches: shuffled with ``generator`` (else in order). With ``lengths`` (bucketing), the shuffled
+    order is sorted by length within windows of :data:`BUCKET_WINDOW_BATCHES` batches and the batches are
+    shuffled again, so a batch holds clips of similar length (less padding) yet the epoch order stays random."""
     order = torch.randperm(n, generator=generator).numpy() if generator is not None else np.arange(n)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    if lengths is not None:
+        window = batch_size * BUCKET_WINDOW_BATCHES
+        order = np.concatenate([chunk[np.argsort(lengths[chunk], kind="stable")]
+                                for chunk in (order[i:i + window] for i in range(0, n, window))])
+    batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    if lengths is not None and generator is not None:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
 
 
 @dataclass
 class Loaders:
-    """Splits in memory plus how to batch them."""
+    """Splits in memory plus how to batch them.
+
+    ``pad_to_max``: pad every batch to ``max_len`` (paper fidelity: its triangular mask depends on it) or only
+    to the batch's longest clip (fixed: masked padding changes nothing, so it is not computed).
+    ``bucket_by_length``: training batches of similar total length (see :func:`_batches`).
+    Each batch carries ``index``: the clips' row numbers in their split.
+    """
 
     splits: dict[str, SplitData]
     max_len: dict[str, int]
     batch_size: int
     target: str = "label"
+    pad_to_max: bool = True
+    bucket_by_length: bool = False
+
+    def _lengths(self, data: SplitData) -> np.ndarray | None:
+        if not self.bucket_by_length or not data.sequences:
+            return None
+        return np.sum([[len(s) for s in seqs] for seqs in data.sequences.values()], axis=0)
 
     def batches(self, split: str, generator: torch.Generator | None = None):
         data = self.splits[split]
-        for idx in _batches(len(data), self.batch_size, generator):
-            yield collate(data, idx, self.max_len, target=self.target)
+        lengths = self._lengths(data) if generator is not None else None
+        for idx in _batches(len(data), self.batch_size, generator, lengths):
+            batch = collate(data, idx, self.max_len, pad_to_max=self.pad_to_max, target=self.target)
+            batch["index"] = torch.from_numpy(np.asarray(idx, dtype=np.int64))
+            yield batch
 
 
 def load_data(sources: FeatureSources, max_len: dict[str, int], standardize: bool, modalities: tuple[str, ...],
@@ -87,9 +129,53 @@ def load_data(sources: FeatureSources, max_len: dict[str, int], standardize: boo
     return data, standardizer
 
 
-def _runtime(runtime: dict) -> tuple[torch.device, bool]:
-    torch.set_num_threads(runtime.get("threads", 1))
-    return resolve_device(runtime["device"]), bool(runtime.get("bf16", False))
+def _runtime(runtime: dict, threads: int) -> tuple[torch.device, bool]:
+    """The device and whether bf16 autocast is on (CUDA only); torch gets ``threads`` CPU threads."""
+    torch.set_num_threads(max(int(threads), 1))
+    device = resolve_device(runtime["device"])
+    return device, bool(runtime.get("bf16", False)) and device.type == "cuda"
+
+
+def _run_info(device: torch.device, bf16: bool, threads: int) -> dict:
+    return {"device": str(device), "precision": "bf16-autocast" if bf16 else "fp32", "threads": int(threads)}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Optional training-recipe knobs (all off in the authors' recipe, hence refused in paper fidelity)."""
+
+    grad_clip_norm: float | None = None
+    lr_schedule: str = "none"          # none | warmup_linear | plateau
+    warmup_fraction: float = 0.1       # warmup_linear: share of the optimiser steps spent warming up
+    plateau_factor: float = 0.5        # plateau: LR multiplier after plateau_patience epochs without progress
+    plateau_patience: int = 2
+
+    @classmethod
+    def from_training(cls, training: dict, fidelity: str) -> "Recipe":
+        names = ("grad_clip_norm", "lr_schedule", "warmup_fraction", "plateau_factor", "plateau_patience")
+        recipe = cls(**{k: training[k] for k in names if k in training})
+        if recipe.lr_schedule not in ("none", "warmup_linear", "plateau"):
+            raise MfonError(f"training.lr_schedule must be none, warmup_linear or plateau, got {recipe.lr_schedule!r}")
+        if fidelity == "paper" and (recipe.grad_clip_norm is not None or recipe.lr_schedule != "none"
+                                    or training.get("bucket_by_length")):
+            raise MfonError("fidelity: paper trains with the authors' recipe: set training.grad_clip_norm: null, "
+                            "training.lr_schedule: none and training.bucket_by_length: false")
+        return recipe
+
+    def scheduler(self, optimizer: torch.optim.Optimizer, total_steps: int):
+        if self.lr_schedule == "warmup_linear":
+            warmup = max(int(round(self.warmup_fraction * total_steps)), 1)
+
+            def factor(step: int) -> float:  # step = optimiser steps taken so far
+                if step < warmup:
+                    return (step + 1) / warmup
+                return max(0.0, (total_steps - step) / max(total_steps - warmup, 1))
+
+            return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        if self.lr_schedule == "plateau":
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=self.plateau_factor,
+                                                              patience=self.plateau_patience)
+        return None
 
 
 # ------------------------------------------------------------------------------------------------------------ loop
@@ -104,22 +190,106 @@ def predict(model: torch.nn.Module, forward: Callable, loaders: Loaders, split: 
     return torch.cat(out).numpy().astype(np.float64)
 
 
+def _rng_state(generator: torch.Generator) -> dict:
+    np_name, np_key, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    state = {"python": random.getstate(), "numpy": (np_name, torch.from_numpy(np_key.astype(np.int64)), int(np_pos),
+                                                    int(np_has_gauss), float(np_gauss)),
+             "torch": torch.get_rng_state(), "batches": generator.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict, generator: torch.Generator) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, key, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, key.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["batches"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@dataclass
+class ResumeState:
+    """Where ``fit`` keeps the state after each completed epoch, and the run it belongs to.
+
+    ``path``: the resume file (``resume.pt`` in the run folder). ``fingerprint``: a hash of everything that
+    determines the run (settings, seed, input files); a file with another fingerprint is refused (logged) and
+    the run starts afresh.
+    """
+
+    path: Path
+    fingerprint: str
+
+    def load(self) -> dict | None:
+        if not self.path.is_file():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # a foreign or damaged file: start afresh rather than fail
+            log.warning("%s: unreadable resume state (%s); starting from epoch 1", self.path, exc)
+            return None
+        if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
+            log.warning("%s: not an mfon resume state; starting from epoch 1", self.path)
+            return None
+        if state.get("fingerprint") != self.fingerprint:
+            log.warning("%s: resume state was written by a run with other settings or inputs (fingerprint %s, "
+                        "this run %s); refusing it and starting from epoch 1", self.path,
+                        str(state.get("fingerprint"))[:12], self.fingerprint[:12])
+            return None
+        log.info("%s: resuming after epoch %d", self.path, state["epoch"])
+        return state
+
+    def save(self, state: dict) -> None:
+        with atomic_path(self.path) as tmp:
+            torch.save({"format": RESUME_FORMAT, "fingerprint": self.fingerprint, **state}, tmp)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def run_fingerprint(**parts) -> str:
+    """A stable hash of a run's settings and inputs (JSON of ``parts``, keys sorted)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def fit(model: torch.nn.Module, *, loss_terms: Callable[[dict], dict[str, torch.Tensor]], forward: Callable,
         optimizer: torch.optim.Optimizer, loaders: Loaders, epochs: int, grad_accum: int, accumulation: str,
         patience: int | None, device: torch.device, bf16: bool, seed: int, metric_family: str,
-        on_train: Callable[[], None] | None = None) -> tuple[list[dict], int]:
+        on_train: Callable[[], None] | None = None, flush_remainder: bool = True, recipe: Recipe = Recipe(),
+        resume: ResumeState | None = None) -> tuple[list[dict], int]:
     """Train for ``epochs``; keep (load back) the state with the lowest validation MSE.
 
     ``accumulation``: "mean" divides each micro-batch loss by ``grad_accum`` (a true average, the fixed mode);
-    "sum" adds them up (what the authors' code does). Returns the history rows and the best epoch.
+    "sum" adds them up (what the authors' code does). ``flush_remainder``: step on the last micro-batches of an
+    epoch even when fewer than ``grad_accum`` are left; False discards their gradients (the authors' loop never
+    flushes them). ``resume``: continue from its state after the last completed epoch and write it after each
+    epoch. Returns the history rows and the best epoch.
     """
     metric = metrics_for(metric_family)
     generator = torch.Generator().manual_seed(seed)
     valid_truth = loaders.splits["valid"].labels if loaders.target == "label" \
         else loaders.splits["valid"].unimodal_labels[loaders.target]
-    best_loss, best_state, best_epoch, history, stale = float("inf"), None, 0, [], 0
+    n_batches_per_epoch = math.ceil(len(loaders.splits["train"]) / loaders.batch_size)
+    steps_per_epoch = math.ceil(n_batches_per_epoch / grad_accum) if flush_remainder \
+        else n_batches_per_epoch // grad_accum
+    scheduler = recipe.scheduler(optimizer, max(steps_per_epoch * epochs, 1))
+    best_loss, best_state, best_epoch, history, stale, done, first = float("inf"), None, 0, [], 0, False, 1
+    state = resume.load() if resume is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        _set_rng_state(state["rng"], generator)
+        best_loss, best_state, best_epoch = state["best_loss"], state["best_state"], state["best_epoch"]
+        history, stale, done, first = state["history"], state["stale"], state["done"], state["epoch"] + 1
     scale = 1.0 / grad_accum if accumulation == "mean" else 1.0
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first, epochs + 1):
+        if done:
+            break
         start = time.monotonic()
         model.train()
         if on_train is not None:
@@ -132,16 +302,23 @@ def fit(model: torch.nn.Module, *, loss_terms: Callable[[dict], dict[str, torch.
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
                 terms = loss_terms(_to(batch, device))
             (terms["total"] * scale).backward()
-            if step % grad_accum == 0 or step == len(batches):
+            if step % grad_accum == 0 or (flush_remainder and step == len(batches)):
+                if recipe.grad_clip_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip_norm)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
+                if scheduler is not None and recipe.lr_schedule == "warmup_linear":
+                    scheduler.step()
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
             n_batches += 1
+        optimizer.zero_grad(set_to_none=True)  # discarded remainder (flush_remainder=False)
         if not np.isfinite(sums.get("total", 0.0)):
             raise MfonError(f"training diverged at epoch {epoch}: loss is {sums['total']}")
         preds = predict(model, forward, loaders, "valid", device, bf16)
         valid_mse = float(np.mean((preds - valid_truth) ** 2))
+        if scheduler is not None and recipe.lr_schedule == "plateau":
+            scheduler.step(valid_mse)
         row = {"epoch": epoch, **{f"train_{k}": round(v / n_batches, 6) for k, v in sums.items()},
                "valid_mse": round(valid_mse, 6), **{f"valid_{k}": v for k, v in metric(preds, valid_truth).items()},
                "seconds": round(time.monotonic() - start, 2)}
@@ -155,7 +332,12 @@ def fit(model: torch.nn.Module, *, loss_terms: Callable[[dict], dict[str, torch.
             stale += 1
             if patience is not None and stale >= patience:
                 log.info("early stopping: no improvement for %d epochs", patience)
-                break
+                done = True
+        if resume is not None:
+            resume.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                         "rng": _rng_state(generator), "best_loss": best_loss, "best_state": best_state,
+                         "best_epoch": best_epoch, "history": history, "stale": stale, "done": done})
     model.load_state_dict(best_state)
     return history, best_epoch
 
@@ -206,7 +388,7 @@ def _write_outputs(out_dir: Path, loaders: Loaders, preds: dict[str, np.ndarray]
         data = loaders.splits[split]
         truth = data.labels if loaders.target == "label" else data.unimodal_labels[loaders.target]
         metrics[split] = metric(pred, truth)
-        rows += [{"key": k, "split": split, "truth": float(t), "prediction": round(float(p), 6)}
+        rows += [{"key": k, "split": split, "truth": round(float(t), 6), "prediction": round(float(p), 6)}
                  for k, t, p in zip(data.keys, truth, pred)]
     write_tsv(out_dir / "predictions.tsv", rows, ["key", "split", "truth", "prediction"])
     columns = list(dict.fromkeys(k for row in history for k in row))
@@ -228,23 +410,25 @@ def _adam(groups: dict[str, list], lr: dict[str, float], weight_decay: dict[str,
 
 # --------------------------------------------------------------------------------------------------------- teacher
 def train_teacher(sources: FeatureSources, modality: str, *, model: dict, training: dict, runtime: dict, seed: int,
-                  out_dir: Path, metric_family: str = "mosi") -> dict:
+                  out_dir: Path, metric_family: str = "mosi", threads: int = 1) -> dict:
     """Train the unimodal teacher of ``modality`` ("visual" or "acoustic") on the sentiment label.
 
     ``training["label"] == "unimodal"`` trains on the modality's own label (CH-SIMS label_V / label_A).
+    ``threads``: torch CPU threads (the job's scheduler allotment; not a setting of the result).
     """
     out_dir = Path(out_dir)
     seed_everything(seed)
-    device, bf16 = _runtime(runtime)
+    device, bf16 = _runtime(runtime, threads)
     max_len = {modality: model["max_len"][modality]}
     splits, standardizer = load_data(sources, max_len, training["standardize"], (modality,))
     target = modality if training["label"] == "unimodal" else "label"
     if target != "label" and modality not in splits["train"].unimodal_labels:
         raise MfonError(f"teacher_training.label 'unimodal' needs column label_{modality[0].upper()} filled in "
                         f"{sources.manifest}")
-    loaders = Loaders(splits, max_len, training["batch_size"], target=target)
     config = ModelConfig.from_dict({**model, f"d_{modality}": feature_dims(sources, (modality,))[modality],
                                     "modalities": [modality], "guide": modality})
+    paper = config.fidelity == "paper"
+    loaders = Loaders(splits, max_len, training["batch_size"], target=target, pad_to_max=paper)
     teacher = TeacherEncoder(config, modality).to(device)
     optimizer = torch.optim.Adam(teacher.parameters(), lr=training["lr"], weight_decay=training["weight_decay"],
                                  amsgrad=training["amsgrad"])
@@ -255,75 +439,232 @@ def train_teacher(sources: FeatureSources, modality: str, *, model: dict, traini
     def loss_terms(batch):
         return {"total": torch.nn.functional.mse_loss(forward(batch), batch["label"])}
 
+    run_config = {"model": config.to_dict(), "training": training, "modality": modality, "seed": seed}
+    resume = ResumeState(out_dir / RESUME_FILE, run_fingerprint(kind="teacher", config=run_config,
+                                                                provenance=sources.provenance((modality,))))
     history, best_epoch = fit(teacher, loss_terms=loss_terms, forward=forward, optimizer=optimizer,
-                              loaders=loaders, epochs=training["epochs"], grad_accum=1, accumulation="mean",
+                              loaders=loaders, epochs=training["epochs"],
+                              grad_accum=PAPER_TEACHER_GRAD_ACCUM if paper else 1,
+                              accumulation="sum" if paper else "mean", flush_remainder=not paper,
                               patience=training["early_stopping_patience"], device=device, bf16=bf16, seed=seed,
-                              metric_family=metric_family)
+                              metric_family=metric_family, resume=resume)
     preds = {s: predict(teacher, forward, loaders, s, device, bf16) for s in ("valid", "test")}
-    save_checkpoint(out_dir / "checkpoint.pt", kind="teacher", model=teacher.cpu(),
-                    config={"model": config.to_dict(), "training": training, "modality": modality, "seed": seed},
-                    provenance=sources.provenance((modality,)), standardizer=standardizer)
-    return _write_outputs(out_dir, loaders, preds, history, metric_family, {
+    info = _run_info(device, bf16, threads)
+    save_checkpoint(out_dir / "checkpoint.pt", kind="teacher", model=teacher.cpu(), config=run_config,
+                    provenance=sources.provenance((modality,)), standardizer=standardizer, extra={"run": info})
+    result = _write_outputs(out_dir, loaders, preds, history, metric_family, {
         "kind": "teacher", "modality": modality, "seed": seed, "best_epoch": best_epoch,
-        "clips": split_counts(sources), "device": str(device)})
+        "clips": split_counts(sources), **info})
+    resume.remove()
+    return result
 
 
 def load_teacher(path: Path, sources: FeatureSources, d_model: int) -> TeacherEncoder:
     """A frozen teacher; refuses one trained on other features or with another width."""
-    state = load_checkpoint(path, kind="teacher", sources=sources, modalities=("visual", "acoustic"))
-    config = ModelConfig.from_dict(state["config"]["model"])
-    if config.d_model != d_model:
-        raise MfonError(f"{path}: teacher width d_model={config.d_model} does not match the MFON model's "
-                        f"d_model={d_model}; retrain the teachers with the same model.d_model")
-    teacher = TeacherEncoder(config, state["config"]["modality"])
-    teacher.load_state_dict(state["state_dict"])
-    for p in teacher.parameters():
-        p.requires_grad_(False)
+    teacher, _ = _load_teacher_state(path, sources, d_model)
     return teacher
 
 
+def _load_teacher_state(path: Path, sources: FeatureSources, d_model: int | None) -> tuple[TeacherEncoder, dict]:
+    state = load_checkpoint(path, kind="teacher", sources=sources, modalities=("visual", "acoustic"))
+    config = ModelConfig.from_dict(state["config"]["model"])
+    if d_model is not None and config.d_model != d_model:
+        raise MfonError(f"{path}: teacher width d_model={config.d_model} does not match the MFON model's "
+                        f"d_model={d_model}; retrain the teachers with the same model.d_model")
+    with torch.random.fork_rng(devices=[]):  # its init is overwritten: it must not move the run's RNG
+        teacher = TeacherEncoder(config, state["config"]["modality"])
+    teacher.load_state_dict(state["state_dict"])
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher, state
+
+
+# ------------------------------------------------------------------------------------------------ teacher targets
+@torch.no_grad()
+def teacher_vectors(teacher: TeacherEncoder, data: SplitData, batch_size: int = 64) -> np.ndarray:
+    """The teacher's pooled vector of every clip of ``data`` in eval mode: (N, d) float32.
+
+    Batches are padded to their longest clip: with fixed-fidelity masks the padding changes nothing.
+    """
+    was_training = teacher.training
+    teacher.eval()
+    modality = teacher.modality
+    out = []
+    try:
+        for i in range(0, len(data), batch_size):
+            batch = collate(data, np.arange(i, min(i + batch_size, len(data))), {}, pad_to_max=False)
+            out.append(teacher.encode(batch[modality], batch[f"{modality}_lengths"]).float().numpy())
+    finally:
+        teacher.train(was_training)
+    return np.concatenate(out).astype(np.float32)
+
+
+def teacher_split_vectors(checkpoint: Path, sources: FeatureSources, splits: tuple[str, ...] = SPLITS,
+                          d_model: int | None = None) -> tuple[TeacherEncoder, dict[str, tuple[list[str], np.ndarray]]]:
+    """A fixed-fidelity teacher and its pooled vector for every usable clip of ``splits``: split -> (keys, (N, d)).
+
+    The clips get the teacher's own truncation (its max_len) and standardisation (from its checkpoint), exactly
+    as in its training and as its forward inside MFON training would see them.
+    """
+    teacher, state = _load_teacher_state(checkpoint, sources, d_model)
+    if not teacher.use_masks:
+        raise MfonError(f"{checkpoint}: a paper-fidelity teacher; its vectors are recomputed in train mode at "
+                        "every step and are not cached")
+    modality = teacher.modality
+    standardizer = Standardizer.from_state(state["standardizer"]) if state["standardizer"] else None
+    out = {}
+    for split in splits:
+        data = load_split(sources, split, max_len={modality: teacher.max_len}, standardizer=standardizer,
+                          modalities=(modality,))
+        out[split] = (data.keys, teacher_vectors(teacher, data))
+    return teacher, out
+
+
+def write_teacher_targets(checkpoint: Path, sources: FeatureSources, out_path: Path, *, threads: int = 1,
+                          splits: tuple[str, ...] = SPLITS) -> dict:
+    """Store a fixed-fidelity teacher's vectors (:func:`teacher_split_vectors`) for every clip of ``splits``.
+
+    ``out_path`` (HDF5): per split a group with ``keys`` and ``vectors`` (N, d); root attributes name the
+    teacher checkpoint (SHA-256), its modality and width, and the features it read.
+    """
+    torch.set_num_threads(max(int(threads), 1))
+    teacher, vectors = teacher_split_vectors(checkpoint, sources, splits)
+    provenance = sources.provenance((teacher.modality,))
+    with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.attrs.update({"format": TARGETS_FORMAT, "modality": teacher.modality,
+                         "d_model": teacher.proj.out_features, "teacher_sha256": file_sha256(Path(checkpoint)),
+                         "features_config_hash": provenance[teacher.modality]["config_hash"],
+                         "manifest_sha256": provenance["manifest_sha256"],
+                         "versions": json.dumps(package_versions(), sort_keys=True)})
+        for split, (keys, values) in vectors.items():
+            group = h5.create_group(split)
+            group.create_dataset("keys", data=np.array(keys, dtype=object), dtype=h5py.string_dtype())
+            group.create_dataset("vectors", data=values)
+    counts = {split: len(keys) for split, (keys, _) in vectors.items()}
+    log.info("%s: %s teacher vectors of %s", out_path, teacher.modality, counts)
+    return counts
+
+
+def _aligned(keys: list[str], vectors: np.ndarray, data: SplitData, source: Path) -> torch.Tensor:
+    """Rows of ``vectors`` (one per key) in the order of ``data``'s clips; names a missing clip."""
+    row = {k: i for i, k in enumerate(keys)}
+    missing = [k for k in data.keys if k not in row]
+    if missing:
+        raise MfonError(f"{source}: no teacher vector for clip {missing[0]} ({len(missing)} missing in split "
+                        f"{data.split}); rerun its teacher_targets step")
+    return torch.from_numpy(np.ascontiguousarray(vectors[[row[k] for k in data.keys]]))
+
+
+def read_teacher_targets(path: Path, sources: FeatureSources, modality: str, d_model: int,
+                         data: SplitData) -> torch.Tensor:
+    """The stored teacher vectors of the clips of ``data``, in its order: (N, d).
+
+    Refuses a file of another modality or width, or made from other features, and names a missing clip.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MfonError(f"teacher targets not found: {path}")
+    provenance = sources.provenance((modality,))
+    with h5py.File(path, "r") as h5:
+        attrs = dict(h5.attrs)
+        if attrs.get("format") != TARGETS_FORMAT:
+            raise MfonError(f"{path}: not an mfon teacher-targets file")
+        if attrs["modality"] != modality or int(attrs["d_model"]) != d_model:
+            raise MfonError(f"{path}: holds {attrs['modality']} vectors of width {int(attrs['d_model'])}, "
+                            f"expected {modality} of width {d_model}")
+        if attrs["features_config_hash"] != provenance[modality]["config_hash"] \
+                or attrs["manifest_sha256"] != provenance["manifest_sha256"]:
+            raise MfonError(f"{path}: was computed from other {modality} features or another manifest than "
+                            f"{getattr(sources, modality)}; rerun its teacher_targets step")
+        if data.split not in h5:
+            raise MfonError(f"{path}: has no vectors for split {data.split!r}")
+        keys = [k.decode() if isinstance(k, bytes) else str(k) for k in h5[data.split]["keys"][()]]
+        vectors = h5[data.split]["vectors"][()]
+    return _aligned(keys, vectors, data, path)
+
+
 # ------------------------------------------------------------------------------------------------------------ MFON
+def split_teacher_files(files: dict[str, Path]) -> tuple[dict[str, Path], dict[str, Path]]:
+    """(checkpoints, stored targets) of modality -> teacher file: a ``.pt`` is a checkpoint
+    (:func:`save_checkpoint`), a ``.h5`` the stored vectors (:func:`write_teacher_targets`)."""
+    files = {m: Path(p) for m, p in files.items()}
+    unknown = [str(p) for p in files.values() if p.suffix not in (".pt", ".h5")]
+    if unknown:
+        raise MfonError(f"{unknown[0]}: neither a teacher checkpoint (.pt) nor stored teacher targets (.h5)")
+    return ({m: p for m, p in files.items() if p.suffix == ".pt"},
+            {m: p for m, p in files.items() if p.suffix == ".h5"})
+
+
 def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dict, training: dict, loss: dict,
                runtime: dict, seed: int, out_dir: Path, metric_family: str = "mosi", variant: str = "mfon",
-               eval_splits: tuple[str, ...] = ("valid", "test")) -> dict:
-    """Train one MFON variant, distilling from the given (frozen) teacher checkpoints.
+               eval_splits: tuple[str, ...] = ("valid", "test"), threads: int = 1,
+               teacher_targets: dict[str, Path] | None = None) -> dict:
+    """Train one MFON variant, distilling from frozen teachers.
 
+    ``teachers``: modality -> teacher checkpoint. ``teacher_targets``: modality -> stored teacher vectors
+    (:func:`write_teacher_targets`), fixed fidelity only; a modality given only as a checkpoint has its vectors
+    computed once here the same way. In paper fidelity the checkpoints are run in train mode at every step.
     ``eval_splits=("valid",)`` (hyperparameter search) never reads the test split at all.
+    ``threads``: torch CPU threads (the job's scheduler allotment; not a setting of the result).
     """
     out_dir = Path(out_dir)
     seed_everything(seed)
-    device, bf16 = _runtime(runtime)
+    device, bf16 = _runtime(runtime, threads)
     used = tuple(m for m in ("text", "visual", "acoustic") if m in model["modalities"])  # nothing else is read
     max_len = {m: model["max_len"][m] for m in ("visual", "acoustic") if m in used}
     splits, standardizer = load_data(sources, max_len, training["standardize"], used, ("train", *eval_splits))
-    loaders = Loaders(splits, max_len, training["batch_size"])
     dims = feature_dims(sources, used)
     config = ModelConfig.from_dict({**model, **{f"d_{m}": d for m, d in dims.items()}})
+    paper = config.fidelity == "paper"
+    recipe = Recipe.from_training(training, config.fidelity)
+    loaders = Loaders(splits, max_len, training["batch_size"], pad_to_max=paper,
+                      bucket_by_length=bool(training.get("bucket_by_length", False)))
     net = build_model(config).to(device)
     objective = MFONLoss(loss)
-    frozen = {m: load_teacher(p, sources, config.d_model).to(device) for m, p in teachers.items()}
+    teacher_targets = dict(teacher_targets or {})
+    if paper and teacher_targets:
+        raise MfonError("fidelity: paper recomputes the teachers' vectors at every step (in train mode); "
+                        "pass teacher checkpoints, not stored targets")
+    frozen, cached = {}, {}
+    for m, path in teachers.items():
+        if paper:
+            frozen[m] = load_teacher(path, sources, config.d_model).to(device)
+        elif m not in teacher_targets:  # computed once here, as the teacher_targets step would
+            _, vectors = teacher_split_vectors(path, sources, ("train",), config.d_model)
+            cached[m] = _aligned(*vectors["train"], splits["train"], Path(path)).to(device)
+    for m, path in teacher_targets.items():
+        cached[m] = read_teacher_targets(path, sources, m, config.d_model, splits["train"]).to(device)
 
     def forward(batch):
         return net(batch).prediction
 
     def loss_terms(batch):
         output = net(batch)
-        targets = distillation_targets(frozen, batch, config.fidelity) if frozen else {}
+        if paper:
+            targets = distillation_targets(frozen, batch, config.fidelity) if frozen else {}
+        else:
+            targets = {m: vectors[batch["index"]] for m, vectors in cached.items()}
         terms = objective(output, batch["label"], targets)
         return {"total": terms.pop("loss"), **terms}
 
     groups = parameter_groups(net)
     optimizer = _adam(groups, training["lr"], training["weight_decay"], training["amsgrad"])
+    run_config = {"model": config.to_dict(), "training": training, "loss": loss, "seed": seed, "variant": variant}
+    inputs = {m: file_sha256(Path(p)) for m, p in sorted({**teachers, **teacher_targets}.items())}
+    resume = ResumeState(out_dir / RESUME_FILE, run_fingerprint(
+        kind="mfon", config=run_config, provenance=sources.provenance(used), teachers=inputs,
+        eval_splits=list(eval_splits)))
     history, best_epoch = fit(net, loss_terms=loss_terms, forward=forward, optimizer=optimizer, loaders=loaders,
                               epochs=training["epochs"], grad_accum=training["grad_accum"],
-                              accumulation="sum" if config.fidelity == "paper" else "mean",
+                              accumulation="sum" if paper else "mean", flush_remainder=not paper,
                               patience=training["early_stopping_patience"], device=device, bf16=bf16, seed=seed,
-                              metric_family=metric_family)
+                              metric_family=metric_family, recipe=recipe, resume=resume)
     preds = {s: predict(net, forward, loaders, s, device, bf16) for s in eval_splits}
-    save_checkpoint(out_dir / "checkpoint.pt", kind="mfon", model=net.cpu(),
-                    config={"model": config.to_dict(), "training": training, "loss": loss, "seed": seed,
-                            "variant": variant},
-                    provenance=sources.provenance(used), standardizer=standardizer)
-    return _write_outputs(out_dir, loaders, preds, history, metric_family, {
+    info = _run_info(device, bf16, threads)
+    save_checkpoint(out_dir / "checkpoint.pt", kind="mfon", model=net.cpu(), config=run_config,
+                    provenance=sources.provenance(used), standardizer=standardizer, extra={"run": info})
+    result = _write_outputs(out_dir, loaders, preds, history, metric_family, {
         "kind": "mfon", "variant": variant, "seed": seed, "best_epoch": best_epoch,
-        "clips": split_counts(sources), "device": str(device)})
+        "clips": split_counts(sources), **info})
+    resume.remove()
+    return result

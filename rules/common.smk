@@ -132,7 +132,12 @@ def training_inputs(dataset, modalities):
 
 
 def teacher_checkpoints(dataset, teachers, seed):
-    return {f"teacher_{m}": f"{layout.teacher_dir(dataset, m, seed)}/checkpoint.pt" for m in teachers}
+    """What a run distils from, named teacher_<modality>: in `fixed` fidelity each teacher's stored vectors
+    (computed once per teacher and seed), in `paper` fidelity the checkpoints (run in train mode each step)."""
+    if DATASETS[dataset]["model"]["fidelity"] == "paper":
+        return {f"teacher_{m}": layout.run_outputs(layout.teacher_dir(dataset, m, seed))["checkpoint"]
+                for m in teachers}
+    return {f"teacher_{m}": layout.teacher_targets(dataset, m, seed) for m in teachers}
 
 
 def variant_inputs(w):

@@ -21,3 +21,21 @@ rule train_teacher:
         **training_resources("teacher"),
     script:
         "../workflow_scripts/train_teacher.py"
+
+
+rule teacher_targets:
+    input:
+        unpack(lambda w: training_inputs(w.dataset, [w.modality])),
+        checkpoint=layout.run_outputs(layout.teacher_dir("{dataset}", "{modality}", "{seed}"))["checkpoint"],
+        code=code("teacher_targets.py"),
+    output:
+        targets=layout.teacher_targets("{dataset}", "{modality}", "{seed}"),
+    conda:
+        "../envs/mfon.yaml"
+    log:
+        layout.log("{dataset}", "teachers", "{modality}_seed{seed}_targets"),
+    threads: training_threads
+    resources:
+        **training_resources("teacher"),
+    script:
+        "../workflow_scripts/teacher_targets.py"

@@ -381,3 +381,117 @@ def test_text_mean_pooling_averages_real_tokens_only():
     assert lengths.tolist() == [4, 3]
     assert torch.allclose(vector[0], seq[0, :4].mean(0), atol=1e-6)
     assert torch.allclose(vector[1], seq[1, :3].mean(0), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------- work only on what is used
+def trimmed(batch: dict) -> dict:
+    """``batch`` with visual/acoustic padding cut to the batch's longest clip (what fixed-mode loading makes)."""
+    out = dict(batch)
+    for m in ("visual", "acoustic"):
+        out[m] = batch[m][:, : int(batch[f"{m}_lengths"].max())]
+    return out
+
+
+@pytest.mark.parametrize("guide", ["text", "visual"])
+def test_fixed_mode_outputs_do_not_depend_on_the_amount_of_padding(guide):
+    torch.manual_seed(0)
+    config = tiny(guide=guide)
+    model = build_model(config).eval()
+    batch = {k: v[1:] for k, v in make_batch().items()}  # the clips shorter than max_len
+    short = trimmed(batch)
+    assert short["visual"].shape[1] < batch["visual"].shape[1]
+    assert short["acoustic"].shape[1] < batch["acoustic"].shape[1]
+    with torch.no_grad():
+        full, cut = model(batch), model(short)
+    assert torch.allclose(full.prediction, cut.prediction, atol=1e-5)
+    for m in full.pooled:
+        assert torch.allclose(full.pooled[m], cut.pooled[m], atol=1e-5), m
+    teacher = TeacherEncoder(config, "acoustic").eval()
+    with torch.no_grad():
+        assert torch.allclose(teacher.encode(batch["acoustic"], batch["acoustic_lengths"]),
+                              teacher.encode(short["acoustic"], short["acoustic_lengths"]), atol=1e-5)
+
+
+@pytest.mark.parametrize("paper", [False, True])
+@pytest.mark.parametrize("cross", [False, True])
+def test_last_layer_at_position_zero_equals_the_full_computation(paper, cross):
+    torch.manual_seed(0)
+    enc = CrossModalEncoder(32, 4, 3, ffn_dim=32, attn_dropout=0.1, relu_dropout=0.1, res_dropout=0.1,
+                            embed_dropout=0.1, paper_inputs=paper).eval()
+    q = torch.randn(3, 7, 32)
+    kv = torch.randn(3, 11, 32) if cross else None
+    lengths = None if paper else torch.tensor([11, 4, 1]) if cross else torch.tensor([7, 3, 1])
+    with torch.no_grad():
+        full = enc(q, kv, key_lengths=lengths, triangular=paper and cross)
+        first = enc(q, kv, key_lengths=lengths, triangular=paper and cross, first_only=True)
+    assert first.shape == (3, 1, 32)
+    assert torch.allclose(full[:, :1], first, atol=1e-5)
+
+
+def test_pooled_stacks_compute_position_zero_only():
+    """MPA stacks and teachers ask their last layer for position 0 only; the guide encoder (whose whole
+    output is the MPA query) does not."""
+    model = build_model(tiny(guide="visual")).eval()
+    seen = {}
+
+    def spy(name):
+        def hook(module, args, kwargs, output):
+            seen[name] = output.shape[1]
+        return hook
+
+    model.mpa["acoustic"].register_forward_hook(spy("mpa"), with_kwargs=True)
+    model.guide_encoder.register_forward_hook(spy("guide"), with_kwargs=True)
+    with torch.no_grad():
+        model(make_batch())
+    assert seen == {"mpa": 1, "guide": TINY["max_len"]["visual"]}
+
+
+# ------------------------------------------------------------------------------------- paper-mode semantics
+def test_mult_layers_start_xavier_uniform_with_zero_biases():
+    torch.manual_seed(0)
+    layer = CrossModalEncoder(64, 4, 1, ffn_dim=32, attn_dropout=0, relu_dropout=0, res_dropout=0,
+                              embed_dropout=0).layers[0]
+    for linear in (layer.attn.out_proj, layer.ffn[0], layer.ffn[3]):
+        weight = linear.weight.detach()
+        fan_out, fan_in = weight.shape
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        assert torch.count_nonzero(linear.bias) == 0
+        assert float(weight.abs().max()) <= bound
+        # uniform on [-bound, bound]: variance bound^2 / 3 (kaiming's default would be far smaller here)
+        assert abs(float(weight.var()) - bound ** 2 / 3) < 0.2 * bound ** 2 / 3
+
+
+@pytest.mark.parametrize("paper", [False, True])
+def test_paper_mode_drops_out_keys_and_values_separately(paper):
+    torch.manual_seed(0)
+    enc = CrossModalEncoder(16, 2, 1, ffn_dim=16, attn_dropout=0, relu_dropout=0, res_dropout=0,
+                            embed_dropout=0.5, paper_inputs=paper).train()
+    seen = {}
+
+    def hook(module, args, kwargs):
+        seen["keys"], seen["values"] = args[1], kwargs["values"]
+
+    enc.layers[0].register_forward_pre_hook(hook, with_kwargs=True)
+    enc(torch.randn(2, 3, 16), torch.randn(2, 5, 16) + 1.0)
+    if paper:
+        assert seen["values"] is not None and seen["values"].shape == seen["keys"].shape
+        # the same sequence, two dropout draws: some channel is dropped in one copy and kept in the other
+        assert bool(((seen["keys"] == 0) != (seen["values"] == 0)).any())
+    else:
+        assert seen["values"] is None
+    enc.eval()
+    enc(torch.randn(2, 3, 16), torch.randn(2, 5, 16))
+    assert seen["values"] is None  # no dropout in eval: keys and values are one stream
+
+
+@pytest.mark.parametrize("paper", [False, True])
+def test_paper_mode_gives_no_position_code_where_the_first_channel_is_zero(paper):
+    enc = CrossModalEncoder(8, 2, 1, ffn_dim=8, attn_dropout=0, relu_dropout=0, res_dropout=0, embed_dropout=0,
+                            paper_inputs=paper).eval()
+    seq = torch.randn(1, 4, 8)
+    seq[0, 2, 0] = 0.0  # e.g. [CLS]'s first channel hit by text dropout
+    positioned = enc._positioned(seq)
+    codes = SinusoidalPositions(8)(4)
+    assert torch.allclose(positioned[0, 2], enc.scale * seq[0, 2] + (0 if paper else codes[2]))
+    for t in (0, 1, 3):  # the other positions keep their own codes (no shift)
+        assert torch.allclose(positioned[0, t], enc.scale * seq[0, t] + codes[t])

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -15,12 +22,15 @@ from mfon.features.text import tokenize_manifest
 from mfon.h5store import SCHEMA_VERSION, write_feature_file
 from mfon.manifest import MANIFEST_COLUMNS
 from mfon.qc import STATUS_COLUMNS
-from mfon.training import load_checkpoint, load_teacher, train_mfon, train_teacher
+from mfon.data import Standardizer, load_split
+from mfon.models import TeacherEncoder
+from mfon.training import (RESUME_FILE, _batches, load_checkpoint, load_teacher, read_teacher_targets, train_mfon,
+                           train_teacher, write_teacher_targets)
 
 MODEL = {"d_model": 16, "n_heads": 2, "max_len": {"text": 16, "visual": 12, "acoustic": 20},
          "mpa_layers": {"visual": 1, "acoustic": 1}, "teacher_layers": {"visual": 1, "acoustic": 1},
          "teacher_dropout": {"visual": 0.0, "acoustic": 0.0}, "fusion_hidden": [16], "teacher_head_hidden": [8],
-         "text_model": "packaged:all-MiniLM-L6-v2"}
+         "text_model": "packaged:all-MiniLM-L6-v2", "modalities": ["text", "visual", "acoustic"], "guide": "text"}
 RUNTIME = {"device": "cpu", "bf16": False, "gpus": 0, "threads": 1}
 TEACHER_TRAINING = {"epochs": 8, "batch_size": 8, "lr": 0.005, "weight_decay": 0.0, "amsgrad": True,
                     "label": "label", "early_stopping_patience": None, "standardize": True}
@@ -132,7 +142,7 @@ def test_checkpoint_with_arbitrary_objects_is_not_unpickled(tmp_path):
 def test_mfon_run_is_deterministic_and_logs_every_loss_term(teachers, sources, tmp_path):
     out, _ = teachers
     paths = {m: out / m / "checkpoint.pt" for m in ("visual", "acoustic")}
-    model = {**MODEL, "modalities": ["text", "visual", "acoustic"], "guide": "text"}
+    model = MODEL
     runs = [train_mfon(sources, paths, model=model, training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=7,
                        out_dir=tmp_path / f"run{i}") for i in range(2)]
     assert runs[0]["test"] == runs[1]["test"]
@@ -144,3 +154,233 @@ def test_mfon_run_is_deterministic_and_logs_every_loss_term(teachers, sources, t
     other = train_mfon(sources, paths, model=model, training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=8,
                        out_dir=tmp_path / "run2")
     assert other["test"] != runs[0]["test"]
+
+
+def test_predictions_and_metrics_say_how_they_were_made(teachers):
+    out, _ = teachers
+    rows = read_tsv(out / "visual" / "predictions.tsv")
+    assert all(len(r["truth"].split(".")[-1]) <= 6 for r in rows)  # no float32 artefacts like 1.100000023841858
+    metrics = json.loads((out / "visual" / "metrics.json").read_text())
+    assert (metrics["device"], metrics["precision"], metrics["threads"]) == ("cpu", "fp32", 1)
+    assert load_checkpoint(out / "visual" / "checkpoint.pt")["run"]["precision"] == "fp32"
+    assert not (out / "visual" / RESUME_FILE).exists()  # removed once the run completed
+
+
+# ------------------------------------------------------------------------------------------ teacher targets
+@pytest.fixture(scope="module")
+def targets(teachers, sources, tmp_path_factory):
+    out, _ = teachers
+    folder = tmp_path_factory.mktemp("targets")
+    for m in ("visual", "acoustic"):
+        write_teacher_targets(out / m / "checkpoint.pt", sources, folder / f"{m}.h5")
+    return {m: folder / f"{m}.h5" for m in ("visual", "acoustic")}
+
+
+@pytest.mark.parametrize("modality", ["visual", "acoustic"])
+def test_teacher_targets_equal_a_fresh_teacher_forward_per_clip(teachers, sources, targets, modality):
+    out, _ = teachers
+    state = load_checkpoint(out / modality / "checkpoint.pt")
+    teacher = load_teacher(out / modality / "checkpoint.pt", sources, d_model=16).eval()
+    max_len = {modality: MODEL["max_len"][modality]}
+    with h5py.File(targets[modality]) as h5:
+        assert set(h5) == {"train", "valid", "test"} and h5.attrs["modality"] == modality
+    for split in ("train", "test"):
+        data = load_split(sources, split, max_len=max_len, modalities=(modality,),
+                          standardizer=Standardizer.from_state(state["standardizer"]))
+        stored = read_teacher_targets(targets[modality], sources, modality, 16, data)
+        assert stored.shape == (len(data), 16)
+        for i, seq in enumerate(data.sequences[modality]):
+            x = torch.zeros(1, max_len[modality], seq.shape[1])  # one clip, padded to max_len
+            x[0, : len(seq)] = torch.from_numpy(seq)
+            with torch.no_grad():
+                fresh = teacher.encode(x, torch.tensor([len(seq)]))[0]
+            assert torch.allclose(stored[i], fresh, atol=1e-5), (split, data.keys[i])
+
+
+def test_teacher_targets_of_another_modality_or_clip_set_are_refused(targets, sources, tmp_path):
+    data = load_split(sources, "train", max_len={"visual": 12}, modalities=("visual",))
+    with pytest.raises(MfonError, match="holds acoustic vectors of width 16, expected visual"):
+        read_teacher_targets(targets["acoustic"], sources, "visual", 16, data)
+    with h5py.File(targets["visual"]) as src, h5py.File(tmp_path / "partial.h5", "w") as dst:
+        dst.attrs.update(dict(src.attrs))
+        dst.create_dataset("train/keys", data=src["train/keys"][1:])
+        dst.create_dataset("train/vectors", data=src["train/vectors"][1:])
+    with pytest.raises(MfonError, match=r"no teacher vector for clip s0\$_\$0"):
+        read_teacher_targets(tmp_path / "partial.h5", sources, "visual", 16, data)
+
+
+def test_mfon_reads_stored_targets_without_running_a_teacher(teachers, sources, targets, tmp_path, monkeypatch):
+    out, _ = teachers
+    model = MODEL
+    checkpoints = {m: out / m / "checkpoint.pt" for m in ("visual", "acoustic")}
+    from_checkpoints = train_mfon(sources, checkpoints, model=model, training=TRAINING, loss=LOSS,
+                                  runtime=RUNTIME, seed=7, out_dir=tmp_path / "a")
+
+    def no_teacher(*args, **kwargs):
+        raise AssertionError("a teacher ran during MFON training")
+
+    monkeypatch.setattr(TeacherEncoder, "encode", no_teacher)
+    monkeypatch.setattr(TeacherEncoder, "forward", no_teacher)
+    stored = train_mfon(sources, {}, model=model, training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=7,
+                        out_dir=tmp_path / "b", teacher_targets=targets)
+    assert stored["test"] == from_checkpoints["test"]
+    assert float(read_tsv(tmp_path / "b" / "history.tsv")[0]["train_va"]) > 0
+    with pytest.raises(MfonError, match="fidelity: paper recomputes the teachers"):
+        train_mfon(sources, {}, model={**model, "fidelity": "paper"}, training=TRAINING, loss=LOSS,
+                   runtime=RUNTIME, seed=7, out_dir=tmp_path / "c", teacher_targets=targets)
+
+
+# ------------------------------------------------------------------------------------- batching, paper mode
+def test_length_buckets_cover_every_clip_once_with_similar_lengths():
+    lengths = np.random.default_rng(0).integers(1, 500, size=1000)
+    g = torch.Generator().manual_seed(3)
+    batches = _batches(1000, 10, g, lengths)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    spread = np.mean([np.ptp(lengths[b]) for b in batches])
+    shuffled = np.mean([np.ptp(lengths[b]) for b in _batches(1000, 10, torch.Generator().manual_seed(3))])
+    assert spread < 0.25 * shuffled
+    again = _batches(1000, 10, torch.Generator().manual_seed(3), lengths)
+    assert all((a == b).all() for a, b in zip(batches, again))
+
+
+def count_steps(monkeypatch) -> list[int]:
+    calls = []
+    original = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    return calls
+
+
+@pytest.mark.parametrize("fidelity, steps", [("fixed", 6), ("paper", 1)])
+def test_paper_teachers_accumulate_four_batches_and_drop_the_remainder(sources, tmp_path, monkeypatch,
+                                                                     fidelity, steps):
+    """32 train clips in batches of 6 = 6 micro-batches per epoch: fixed steps on each; the authors' teacher
+    loop steps once per 4 (summed) and never flushes the last 2."""
+    calls = count_steps(monkeypatch)
+    train_teacher(sources, "acoustic", model={**MODEL, "fidelity": fidelity},
+                  training={**TEACHER_TRAINING, "epochs": 1, "batch_size": 6}, runtime=RUNTIME, seed=1,
+                  out_dir=tmp_path)
+    assert len(calls) == steps
+
+
+def test_paper_mfon_drops_the_last_micro_batches_of_an_epoch(teachers, sources, tmp_path, monkeypatch):
+    out, _ = teachers
+    calls = count_steps(monkeypatch)
+    model = {**MODEL, "fidelity": "paper"}
+    training = {**TRAINING, "epochs": 1, "batch_size": 6, "grad_accum": 4}  # 6 micro-batches: 1 step, 2 dropped
+    train_mfon(sources, {m: out / m / "checkpoint.pt" for m in ("visual", "acoustic")}, model=model,
+               training=training, loss=LOSS, runtime=RUNTIME, seed=7, out_dir=tmp_path / "paper")
+    assert len(calls) == 1
+    train_mfon(sources, {}, model=MODEL, training=training, loss={"alpha": 0.0, "beta": 0.5}, runtime=RUNTIME,
+               seed=7, out_dir=tmp_path / "fixed")
+    assert len(calls) == 1 + 2  # fixed: 4 + a flushed remainder of 2
+
+
+# --------------------------------------------------------------------------------------------- recipe knobs
+def test_recipe_knobs_change_training_and_are_refused_in_paper_mode(sources, tmp_path):
+    plain = train_mfon(sources, {}, model=MODEL, training=TRAINING, loss={"alpha": 0.0, "beta": 0.5},
+                       runtime=RUNTIME, seed=7, out_dir=tmp_path / "plain")
+    for name, knobs in (("clip", {"grad_clip_norm": 0.01}), ("warmup", {"lr_schedule": "warmup_linear"}),
+                        ("plateau", {"lr_schedule": "plateau", "plateau_patience": 0, "plateau_factor": 0.1,
+                                     "epochs": 3}),
+                        ("buckets", {"bucket_by_length": True})):
+        run = train_mfon(sources, {}, model=MODEL, training={**TRAINING, **knobs}, loss={"alpha": 0.0, "beta": 0.5},
+                         runtime=RUNTIME, seed=7, out_dir=tmp_path / name)
+        assert np.isfinite(run["valid"]["MAE"]) and run["valid"] != plain["valid"], name
+    with pytest.raises(MfonError, match="fidelity: paper trains with the authors' recipe"):
+        train_mfon(sources, {}, model={**MODEL, "fidelity": "paper"},
+                   training={**TRAINING, "grad_clip_norm": 1.0}, loss={"alpha": 0.0, "beta": 0.5},
+                   runtime=RUNTIME, seed=7, out_dir=tmp_path / "refused")
+
+
+# ------------------------------------------------------------------------------------------------- resume
+RUN_SCRIPT = """
+import json, sys
+from pathlib import Path
+from mfon.data import FeatureSources
+from mfon.training import train_mfon
+args = json.loads(sys.argv[1])
+sources = FeatureSources(**{k: Path(v) for k, v in args["sources"].items()})
+train_mfon(sources, {m: Path(p) for m, p in args["teachers"].items()}, model=args["model"],
+           training=args["training"], loss=args["loss"], runtime=args["runtime"], seed=7,
+           out_dir=Path(args["out_dir"]), threads=1)
+"""
+
+
+def run_args(sources, teachers_dir, out_dir, **training) -> str:
+    return json.dumps({"sources": {k: str(v) for k, v in sources.__dict__.items()},
+                       "teachers": {m: str(teachers_dir / m / "checkpoint.pt") for m in ("visual", "acoustic")},
+                       "model": MODEL,
+                       "training": {**TRAINING, "epochs": 4, **training}, "loss": LOSS, "runtime": RUNTIME,
+                       "out_dir": str(out_dir)})
+
+
+def start_run(script: Path, args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.Popen([sys.executable, str(script), args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def without_seconds(path: Path) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in read_tsv(path)]
+
+
+def test_a_killed_run_resumes_to_the_same_outputs(teachers, sources, tmp_path):
+    out, _ = teachers
+    script = tmp_path / "run.py"
+    script.write_text(RUN_SCRIPT)
+    whole = start_run(script, run_args(sources, out, tmp_path / "whole"))
+    assert whole.wait(timeout=600) == 0, whole.stderr.read()
+
+    killed_dir = tmp_path / "killed"
+    proc = start_run(script, run_args(sources, out, killed_dir))
+    deadline = time.monotonic() + 600
+    while not (killed_dir / RESUME_FILE).exists():  # wait for the first completed epoch
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)  # somewhere in a later epoch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (killed_dir / "checkpoint.pt").exists(), "the run finished before it was killed"
+    epoch_at_kill = torch.load(killed_dir / RESUME_FILE, weights_only=True)["epoch"]
+    assert 1 <= epoch_at_kill < 4
+
+    again = start_run(script, run_args(sources, out, killed_dir))
+    assert again.wait(timeout=600) == 0, again.stderr.read()
+    assert not (killed_dir / RESUME_FILE).exists()
+    for name in ("checkpoint.pt", "predictions.tsv", "metrics.json"):
+        assert (killed_dir / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    assert without_seconds(killed_dir / "history.tsv") == without_seconds(tmp_path / "whole" / "history.tsv")
+
+
+def test_a_resume_state_of_another_config_is_refused(teachers, sources, tmp_path, monkeypatch, caplog):
+    import mfon.training as training_module
+
+    out, _ = teachers
+    paths = {m: out / m / "checkpoint.pt" for m in ("visual", "acoustic")}
+    model = MODEL
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed before the outputs were written")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training_module, "_write_outputs", crash)
+        with pytest.raises(RuntimeError):
+            train_mfon(sources, paths, model=model, training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=7,
+                       out_dir=tmp_path / "run")
+    assert (tmp_path / "run" / RESUME_FILE).exists()
+    other = {**TRAINING, "lr": {**TRAINING["lr"], "fusion": 5e-3}}
+    with caplog.at_level("WARNING", logger="mfon.training"):
+        resumed = train_mfon(sources, paths, model=model, training=other, loss=LOSS, runtime=RUNTIME, seed=7,
+                             out_dir=tmp_path / "run")
+    assert "written by a run with other settings or inputs" in caplog.text
+    fresh = train_mfon(sources, paths, model=model, training=other, loss=LOSS, runtime=RUNTIME, seed=7,
+                       out_dir=tmp_path / "fresh")
+    assert resumed["test"] == fresh["test"]
+    assert len(read_tsv(tmp_path / "run" / "history.tsv")) == TRAINING["epochs"]

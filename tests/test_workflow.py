@@ -154,8 +154,9 @@ def test_acoustic_change_reruns_acoustic_only(run):
     merged = {output for rule, output in jobs if rule == "merge_features"}
     assert merged == {"results/tiny/features/acoustic_features.h5"}, out
     # Nothing that reads only other modalities: no visual teacher, no visual-only or text-only run.
-    trained = {output for rule, output in jobs if rule in ("train_teacher", "train_mfon")}
+    trained = {output for rule, output in jobs if rule in ("train_teacher", "teacher_targets", "train_mfon")}
     assert trained == {"results/tiny/teachers/acoustic/seed1111/checkpoint.pt",
+                       "results/tiny/teachers/acoustic/seed1111/targets.h5",
                        "results/tiny/mfon/mfon/seed1111/checkpoint.pt"}, out
     statuses = {output for rule, output in jobs if rule == "modality_clip_status"}
     assert statuses == {"results/tiny/qc/acoustic_clip_status.tsv"}, out
@@ -239,9 +240,9 @@ def test_adding_a_seed_runs_only_that_seed(run):
     (workdir / "seeds.yaml").write_text(yaml.safe_dump(changed))
     out = snakemake(workflow, workdir, "-n", "--cores", "2", "--configfile", str(workdir / "seeds.yaml")).stdout
     jobs = planned_jobs(out)
-    assert {rule for rule, _ in jobs} == {"train_teacher", "train_mfon", "table", "all"}, out
-    trained = [o for r, o in jobs if r in ("train_teacher", "train_mfon")]
-    assert len(trained) == 5 and all("/seed1112/" in o for o in trained), out
+    assert {rule for rule, _ in jobs} == {"train_teacher", "teacher_targets", "train_mfon", "table", "all"}, out
+    trained = [o for r, o in jobs if r in ("train_teacher", "teacher_targets", "train_mfon")]
+    assert len(trained) == 7 and all("/seed1112/" in o for o in trained), out
 
 
 FAKE_SLURM = {

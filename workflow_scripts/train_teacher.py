@@ -13,6 +13,6 @@ setup_logging(snakemake.log[0])
 run = snakemake.params.run
 modality = snakemake.wildcards.modality
 sources = FeatureSources.from_files(snakemake.input)
-run_step(train_teacher, sources, modality, model=run["model"], training=run["training"], runtime=job_runtime(snakemake.resources, snakemake.threads),
-         seed=snakemake.params.seed, out_dir=Path(snakemake.output.checkpoint).parent,
-         metric_family=snakemake.params.metrics)
+run_step(train_teacher, sources, modality, model=run["model"], training=run["training"],
+         runtime=job_runtime(snakemake.resources), threads=snakemake.threads, seed=snakemake.params.seed,
+         out_dir=Path(snakemake.output.checkpoint).parent, metric_family=snakemake.params.metrics)

@@ -14,12 +14,14 @@ from .layers import CrossModalEncoder, MLPHead
 
 def make_stack(config: ModelConfig, n_layers: int, *, dropout: float | None = None) -> CrossModalEncoder:
     """A :class:`CrossModalEncoder` sized by ``config``. ``dropout`` replaces all four of its dropouts
-    (teachers); without it the MPA dropouts of the config are used."""
+    (teachers); without it the MPA dropouts of the config are used. ``paper`` fidelity gets MulT's input
+    handling (separate key/value dropout, no position code where the first channel is 0)."""
     attn, relu, res, embed = ((dropout,) * 4 if dropout is not None else
                               (config.mpa_dropout, config.relu_dropout, config.res_dropout, config.embed_dropout))
     return CrossModalEncoder(config.d_model, config.n_heads, n_layers,
                              ffn_dim=int(round(config.ffn_multiplier * config.d_model)),
-                             attn_dropout=attn, relu_dropout=relu, res_dropout=res, embed_dropout=embed)
+                             attn_dropout=attn, relu_dropout=relu, res_dropout=res, embed_dropout=embed,
+                             paper_inputs=config.fidelity == "paper")
 
 
 def check_frames(x: torch.Tensor, lengths: torch.Tensor, modality: str, feat_dim: int,
@@ -137,7 +139,7 @@ class TeacherEncoder(nn.Module):
     def encode(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x: (B, T, d_m) float; lengths: (B,). Returns the pooled representation (B, d)."""
         check_frames(x, lengths, self.modality, self.feat_dim, self.max_len)
-        h = self.encoder(self.proj(x), key_lengths=lengths if self.use_masks else None)
+        h = self.encoder(self.proj(x), key_lengths=lengths if self.use_masks else None, first_only=True)
         return h[:, 0]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

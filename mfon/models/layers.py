@@ -62,10 +62,11 @@ def triangular_mask(query_len: int, key_len: int, device=None) -> torch.Tensor:
 class CrossModalLayer(nn.Module):
     """One pre-LayerNorm transformer layer whose queries come from one sequence and keys/values from another.
 
-    x = x + Dropout_res(MHA(LN(x), LN(kv), LN(kv)))
+    x = x + Dropout_res(MHA(LN(x), LN(k), LN(v)))
     x = x + Dropout_res(W2 Dropout_relu(ReLU(W1 LN(x))))
-    As in MulT, the same LayerNorm normalises the query and the key/value stream. With ``kv=None`` it is a
-    self-attention layer (q = kv = x).
+    As in MulT, the same LayerNorm normalises the query, key and value streams. With ``kv=None`` it is a
+    self-attention layer (q = k = v = x). The attention output projection and both feed-forward linears start
+    xavier-uniform with zero biases (MulT's initialisation).
     """
 
     def __init__(self, d_model: int, n_heads: int, *, ffn_dim: int, attn_dropout: float,
@@ -77,15 +78,27 @@ class CrossModalLayer(nn.Module):
         self.ffn = nn.Sequential(
             nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(relu_dropout), nn.Linear(ffn_dim, d_model))
         self.res_dropout = nn.Dropout(res_dropout)
+        for linear in (self.attn.out_proj, self.ffn[0], self.ffn[3]):
+            nn.init.xavier_uniform_(linear.weight)
+            nn.init.zeros_(linear.bias)
 
     def forward(self, x: torch.Tensor, kv: torch.Tensor | None = None, *,
                 key_padding_mask: torch.Tensor | None = None,
-                attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+                attn_mask: torch.Tensor | None = None, values: torch.Tensor | None = None,
+                first_only: bool = False) -> torch.Tensor:
         """x: (B, T_q, d); kv: (B, T_k, d) or None; key_padding_mask: (B, T_k) bool (True = ignore);
-        attn_mask: (T_q, T_k) bool (True = blocked). Returns (B, T_q, d)."""
-        q = self.attn_norm(x)
-        k = q if kv is None else self.attn_norm(kv)
-        attended, _ = self.attn(q, k, k, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
+        attn_mask: (T_q, T_k) bool (True = blocked); values: (B, T_k, d), a value stream apart from the key
+        stream ``kv`` (MulT's separately dropped-out copies), None = ``kv``.
+        first_only: compute query position 0 only (keys still span the whole sequence): (B, 1, d).
+        Returns (B, T_q, d), or (B, 1, d) with ``first_only``."""
+        normed = self.attn_norm(x)
+        k = normed if kv is None else self.attn_norm(kv)
+        v = k if values is None else self.attn_norm(values)
+        q = normed
+        if first_only:
+            x, q = x[:, :1], normed[:, :1]
+            attn_mask = None if attn_mask is None else attn_mask[:1]
+        attended, _ = self.attn(q, k, v, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
                                 need_weights=False)
         x = x + self.res_dropout(attended)
         return x + self.res_dropout(self.ffn(self.ffn_norm(x)))
@@ -97,12 +110,17 @@ class CrossModalEncoder(nn.Module):
     Inputs (query and key/value alike) are scaled by sqrt(d), given sinusoidal positions and embed-dropout;
     the key/value stream is the same (encoded once) for every layer, while the query stream is updated layer
     by layer. Call with ``kv=None`` for self-attention.
+
+    ``paper_inputs`` reproduces two details of MulT's input handling (the authors' code): keys and values are
+    two separately dropped-out copies of the key sequence, and a position whose first input channel is exactly
+    0 gets no position code (MulT's position module takes it for padding).
     """
 
     def __init__(self, d_model: int, n_heads: int, n_layers: int, *, ffn_dim: int, attn_dropout: float,
-                 relu_dropout: float, res_dropout: float, embed_dropout: float):
+                 relu_dropout: float, res_dropout: float, embed_dropout: float, paper_inputs: bool = False):
         super().__init__()
         self.d_model = d_model
+        self.paper_inputs = paper_inputs
         self.scale = math.sqrt(d_model)
         self.positions = SinusoidalPositions(d_model)
         self.embed_dropout = nn.Dropout(embed_dropout)
@@ -112,17 +130,25 @@ class CrossModalEncoder(nn.Module):
             for _ in range(n_layers))
         self.final_norm = nn.LayerNorm(d_model)
 
+    def _positioned(self, seq: torch.Tensor) -> torch.Tensor:
+        pos = self.positions(seq.shape[1], device=seq.device, dtype=seq.dtype)[None]
+        if self.paper_inputs:
+            pos = pos * (seq[:, :, :1] != 0).to(seq.dtype)
+        return self.scale * seq + pos
+
     def _embed(self, seq: torch.Tensor) -> torch.Tensor:
-        pos = self.positions(seq.shape[1], device=seq.device, dtype=seq.dtype)
-        return self.embed_dropout(self.scale * seq + pos[None])
+        return self.embed_dropout(self._positioned(seq))
 
     def forward(self, query: torch.Tensor, kv: torch.Tensor | None = None, *,
-                key_lengths: torch.Tensor | None = None, triangular: bool = False) -> torch.Tensor:
+                key_lengths: torch.Tensor | None = None, triangular: bool = False,
+                first_only: bool = False) -> torch.Tensor:
         """query: (B, T_q, d); kv: (B, T_k, d) or None (self-attention, T_k = T_q).
 
         key_lengths: (B,) real lengths of the key sequence; keys at positions >= length are masked.
         None attends every key (the authors' behaviour). triangular: apply :func:`triangular_mask`.
-        Returns (B, T_q, d).
+        first_only: the last layer computes query position 0 only, for callers that pool it (the same
+        values as the full computation at that position, within float rounding).
+        Returns (B, T_q, d), or (B, 1, d) with ``first_only``.
         """
         if query.dim() != 3 or query.shape[-1] != self.d_model:
             raise ValueError(f"query must be (B, T_q, {self.d_model}), got {tuple(query.shape)}")
@@ -132,9 +158,16 @@ class CrossModalEncoder(nn.Module):
         pad_mask = None if key_lengths is None else key_padding_mask(key_lengths, key_len)
         attn_mask = triangular_mask(query.shape[1], key_len, device=query.device) if triangular else None
         x = self._embed(query)
-        kv_in = None if kv is None else self._embed(kv)
-        for layer in self.layers:
-            x = layer(x, kv_in, key_padding_mask=pad_mask, attn_mask=attn_mask)
+        kv_in = values_in = None
+        if kv is not None:
+            positioned = self._positioned(kv)
+            kv_in = self.embed_dropout(positioned)
+            if self.paper_inputs and self.training:  # a second dropout draw for the values
+                values_in = self.embed_dropout(positioned)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x = layer(x, kv_in, key_padding_mask=pad_mask, attn_mask=attn_mask, values=values_in,
+                      first_only=first_only and i == last)
         return self.final_norm(x)
 
 

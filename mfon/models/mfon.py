@@ -134,7 +134,7 @@ class MFON(nn.Module):
                                      f"(max_len[{m!r}] = {prompt.shape[0]})")
                 kv = kv + prompt[: kv.shape[1]].unsqueeze(0)
             z = self.mpa[m](query, kv, key_lengths=lengths[m] if self.fixed else None,
-                            triangular=not self.fixed)
+                            triangular=not self.fixed, first_only=True)
             pooled[m] = z[:, 0]
         fused = torch.cat([guide_vector] + [pooled[m] for m in cfg.optimised], dim=-1)
         return ModelOutput(self.fusion(fused).squeeze(-1), guide_vector, pooled)
