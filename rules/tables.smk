@@ -7,7 +7,8 @@ rule table:
         clip_status="results/{dataset}/qc/clip_status.tsv",
         code=code("tables.py", "metrics.py", "paper.py", "atomic.py"),
     output:
-        table="results/{dataset}_table.csv",
+        table=report("results/{dataset}_table.csv", caption="../report/tables.rst", category="{dataset}",
+                     subcategory="Tables", labels={"table": "table", "form": "CSV"}),
     params:
         folders=lambda w: {v: run_folder(w.dataset, v) for v in settings(w)["experiment"]["variants"]},
         paper=lambda w: settings(w).get("paper"),
@@ -29,7 +30,8 @@ rule ablation_table:
         clip_status="results/{dataset}/qc/clip_status.tsv",
         code=code("tables.py", "metrics.py", "paper.py", "atomic.py"),
     output:
-        table="results/{dataset}_ablation.csv",
+        table=report("results/{dataset}_ablation.csv", caption="../report/tables.rst", category="{dataset}",
+                     subcategory="Tables", labels={"table": "ablation", "form": "CSV"}),
     params:
         folders=lambda w: {v: run_folder(w.dataset, v) for v in settings(w)["experiment"]["ablation_variants"]},
         paper=lambda w: settings(w).get("paper"),
