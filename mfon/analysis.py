@@ -115,9 +115,10 @@ def save_split_predictions(checkpoint: Path, sources: FeatureSources, out_path: 
 
 def sentiment_classes(truth: np.ndarray, family: str) -> np.ndarray:
     """0 negative, 1 neutral, 2 positive: the sign for MOSI/MOSEI/demo, CH-SIMS' 3-class edges for sims."""
-    truth = np.asarray(truth, dtype=np.float64)
-    if family == "sims":
-        inner = np.asarray(SIMS_EDGES_3[1:-1])
+    truth = np.asarray(truth)
+    truth = truth if truth.dtype.kind == "f" else truth.astype(np.float64)
+    if family == "sims":  # edges in the labels' own precision, as mfon.metrics compares them
+        inner = np.asarray(SIMS_EDGES_3[1:-1], dtype=truth.dtype)
         return np.sum(truth[:, None] > inner[None, :], axis=1)
     return (np.sign(truth) + 1).astype(int)
 

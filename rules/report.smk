@@ -5,57 +5,7 @@
 report: "../report/workflow.rst"
 
 
-ANALYSIS = config["analysis"]
-# Modules every figure rule runs (plots imports analysis for the sentiment classes and saved vectors).
-PLOT_CODE = ("plots.py", "analysis.py", "atomic.py", "h5store.py", "metrics.py", "paper.py", "provenance.py")
-# A run folder below results/<dataset>/: a variant's runs, or the retrained search winner.
-RUN_FOLDERS = [f"mfon/{v}" for v in VARIANTS] + ["mfon_tuned"]
-
-
-def run_variants(dataset):
-    """The variants a dataset trains: the table's rows, then the ablation table's."""
-    experiment = DATASETS[dataset]["experiment"]
-    return list(dict.fromkeys(experiment["variants"] + experiment["ablation_variants"]))
-
-
-def dataset_runs(dataset):
-    """(variant, seed, run folder) of every MFON run of the dataset's tables."""
-    return [(v, s, f"{run_folder(dataset, v)}/seed{s}")
-            for v in run_variants(dataset) for s in DATASETS[dataset]["experiment"]["seeds"]]
-
-
-def folder_variant(folder):
-    return "mfon" if folder == "mfon_tuned" else folder.split("/", 1)[1]
-
-
-def tsne_runs(dataset):
-    seed = DATASETS[dataset]["experiment"]["seeds"][0]
-    return {v: f"{run_folder(dataset, v)}/seed{seed}/representations.npz" for v in ANALYSIS["tsne_variants"]}
-
-
-def table_names(dataset):
-    return ["table"] + (["ablation"] if DATASETS[dataset]["experiment"]["ablation_variants"] else [])
-
-
-def report_targets(dataset):
-    """What `rule all` builds for the report besides the tables (none when analysis.outputs is false)."""
-    if not ANALYSIS["outputs"]:
-        return []
-    base = f"results/{dataset}"
-    targets = [f"{base}/plots/training_overview.png", f"{base}/plots/qc.png", f"results/{dataset}_predictions.tsv",
-               *[f"{folder}/curves.png" for _, _, folder in dataset_runs(dataset)],
-               *[f"{base}/plots/predictions_{v}.png" for v in run_variants(dataset)],
-               *[f"results/{dataset}_{t}.md" for t in table_names(dataset)],
-               *[f"{base}/plots/{t}_chart.png" for t in table_names(dataset)]]
-    if set(ANALYSIS["tsne_variants"]) <= set(run_variants(dataset)):
-        targets.append(f"{base}/plots/tsne_visual.png")
-    if dataset in RAW_DATASETS:
-        targets.append(f"{base}/mmsa/unaligned.pkl")
-    return targets
-
-
-def title(w, what):
-    return f"{w.dataset}: {what}"
+include: "report_helpers.smk"
 
 
 rule run_curves:
@@ -71,6 +21,8 @@ rule run_curves:
         title=lambda w: title(w, f"{folder_variant(w.folder)}, seed {w.seed}"),
     wildcard_constraints:
         folder=one_of(RUN_FOLDERS),
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/report/{folder}_seed{seed}_curves.log",
     threads: 1
@@ -92,6 +44,8 @@ rule training_overview:
     params:
         runs=lambda w: [[v, s] for v, s, _ in dataset_runs(w.dataset)],
         title=lambda w: title(w, "training curves of every variant and seed"),
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/report/training_overview.log",
     threads: 1
@@ -114,6 +68,8 @@ rule prediction_figure:
     params:
         family=lambda w: settings(w)["experiment"]["metrics"],
         title=lambda w: title(w, f"{w.variant}, test split, seeds pooled"),
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/report/predictions_{variant}.log",
     threads: 1
@@ -135,6 +91,8 @@ rule table_chart:
         title=lambda w: title(w, f"{w.table} (test split)"),
     wildcard_constraints:
         table="table|ablation",
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/report/{table}_chart.log",
     threads: 1
@@ -156,6 +114,8 @@ rule qc_figure:
                       subcategory="Quality control", labels={"figure": "clips and frames"}),
     params:
         title=lambda w: title(w, "quality control"),
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/report/qc.log",
     threads: 1
@@ -179,6 +139,8 @@ rule tsne_figure:
         family=lambda w: settings(w)["experiment"]["metrics"],
         seed=ANALYSIS["tsne_seed"],
         title=lambda w: title(w, "t-SNE of the pooled visual representation Z_v, test split"),
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/report/tsne_visual.log",
     threads: 1
@@ -200,6 +162,8 @@ rule representations:
         vectors="results/{dataset}/{folder}/seed{seed}/representations.npz",
     wildcard_constraints:
         folder=one_of(RUN_FOLDERS),
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/report/{folder}_seed{seed}_representations.log",
     threads: 1
@@ -228,6 +192,8 @@ rule merged_predictions:
         predictions="results/{dataset}_predictions.tsv",
     params:
         runs=lambda w: [[v, s] for v, s, _ in dataset_runs(w.dataset)],
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/report/merged_predictions.log",
     threads: 1
@@ -250,6 +216,8 @@ rule paper_table:
         title=lambda w: title(w, "MFON variants" if w.table == "table" else "ablation"),
     wildcard_constraints:
         table="table|ablation",
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/report/{table}_md.log",
     threads: 1
@@ -269,6 +237,8 @@ rule export_mmsa:
         made="results/{dataset}/mmsa/unaligned.json",
     params:
         family=lambda w: settings(w)["experiment"]["metrics"],
+    conda:
+        "../envs/mfon.yaml"
     log:
         "logs/{dataset}/export_mmsa.log",
     threads: 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -119,9 +121,24 @@ def test_tsne_is_drawn_from_the_saved_test_vectors(run):
                  for r in read_tsv(results / "mfon" / variant / f"seed{SEEDS[0]}" / "predictions.tsv")
                  if r["split"] == "test"}
         np.testing.assert_allclose(rep["prediction"], [saved[k] for k in rep["keys"]], atol=1e-5)
-    os.utime(results / "mfon" / "mfon" / f"seed{SEEDS[0]}" / "representations.npz")
-    assert planned_rules(snakemake(workflow, workdir, "-n", "--cores", "2").stdout) == {"tsne_figure"}
-    snakemake(workflow, workdir, "--cores", "2", "--touch")
+    # Other vectors in the saved file: only the t-SNE is redrawn, and it changes; the original file gives back
+    # the original figure byte for byte (fixed t-SNE seed).
+    saved_file, figure = results / "mfon" / "mfon" / f"seed{SEEDS[0]}" / "representations.npz", \
+        results / "plots" / "tsne_visual.png"
+    original, original_figure = saved_file.read_bytes(), figure.read_bytes()
+    with np.load(saved_file) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["visual"] = np.random.default_rng(0).normal(size=arrays["visual"].shape)
+    with open(saved_file, "wb") as fh:
+        np.savez(fh, **arrays)
+    try:
+        assert planned_rules(snakemake(workflow, workdir, "-n", "--cores", "2").stdout) == {"tsne_figure"}
+        snakemake(workflow, workdir, "--cores", "2", str(figure.relative_to(workdir)))
+        assert figure.read_bytes() != original_figure
+    finally:
+        saved_file.write_bytes(original)
+    snakemake(workflow, workdir, "--cores", "2", str(figure.relative_to(workdir)))
+    assert figure.read_bytes() == original_figure
 
 
 def test_merged_predictions_one_row_per_run_and_clip(run):
@@ -184,9 +201,12 @@ def test_report_archive_holds_the_results(run):
     expected = Counter(Path(name).name for name in [*FIGURES, "table.html", "ablation.html", "tiny_table.csv",
                                                     "tiny_ablation.csv"])
     assert results == expected, (results, expected)
-    for text in ("Training curves", "Predictions (test split)", "Quality control", "Representations (Fig. 4)",
-                 "Tables", "t-SNE", "kept epoch"):
-        assert text in page, text
+    # The page's Results menu: dataset -> subcategory -> results.
+    categories = json.loads(re.search(r"var categories = (\{.*?\});\n", page).group(1))
+    assert {k: len(v) for k, v in categories["tiny"].items()} == {
+        "Tables": 6, "Training curves": 1, "Training curves per run": len(VARIANTS) * len(SEEDS),
+        "Predictions (test split)": len(VARIANTS), "Quality control": 1, "Representations (Fig. 4)": 1}
+    assert "MFON pipeline" in page and "kept epoch" in page  # the workflow description and the captions
 
 
 def _chromium() -> str | None:

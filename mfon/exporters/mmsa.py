@@ -140,6 +140,13 @@ def export_mmsa_pickle(sources: FeatureSources, out_pickle: Path | str, *, famil
                                           "config_hash": ff.attrs["config_hash"],
                                           "feature_set": ff.attrs.get("feature_set", ff.attrs.get("tokenizer", "")),
                                           "dims": len(ff.attrs.get("dim_names", []))}
+    # What MMSA's config_regression.json needs for this file (its datasetCommonParams.<dataset>.unaligned):
+    # feature_dims is (text, audio, vision) with 768 for text_bert, seq_lens (text, audio, vision) frames.
+    made["mmsa_config"] = {"featurePath": str(out_pickle.resolve()), "need_data_aligned": False,
+                           "feature_dims": [768, made["features"]["acoustic"]["dims"],
+                                            made["features"]["visual"]["dims"]],
+                           "seq_lens": [int(data["train"]["text_bert"].shape[2]), widths["acoustic"],
+                                        widths["visual"]]}
     with atomic_path(out_pickle.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps(made, indent=2, sort_keys=True))
     log.info("wrote %s: %s clips, audio %s x %d, vision %s x %d", out_pickle, made["clips"], widths["acoustic"],
