@@ -11,11 +11,11 @@
 
 from __future__ import annotations
 
+import csv
+import html
 import json
 import logging
 from pathlib import Path
-
-import html
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -166,8 +166,6 @@ def _number(name: str, value: float) -> str:
 def paper_table_rows(table_csv: Path) -> tuple[list[str], list[list[str]], str]:
     """Header, rows and footnote of a table written by :func:`mfon.tables.build_table`, laid out as the paper's
     Tables 2-5: ours as mean ± population std over seeds; a "(paper)" row after each variant the paper reports."""
-    import csv
-
     if not Path(table_csv).is_file():
         raise MfonError(f"metric table not found: {table_csv}")
     with open(table_csv, encoding="utf-8", newline="") as fh:
@@ -185,7 +183,8 @@ def paper_table_rows(table_csv: Path) -> tuple[list[str], list[list[str]], str]:
                                   for m in metrics) for _, metrics in columns)])
         if all(row.get(f"{m}_paper", "") != "" for _, metrics in columns for m in metrics):
             body.append([f"{name} (paper)", "–",
-                         *(" / ".join(_number(m, float(row[f"{m}_paper"])) for m in metrics) for _, metrics in columns)])
+                         *(" / ".join(_number(m, float(row[f"{m}_paper"])) for m in metrics)
+                           for _, metrics in columns)])
     note = (f"Split {rows[0]['split']}; accuracies and F1 in %, mean ± population std over seeds"
             + ("; Acc2 and F1: negative/non-negative (Has0) / negative/positive (Non0)." if family == "mosi" else "."))
     return header, body, note

@@ -18,6 +18,7 @@ import json
 import logging
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 import matplotlib
 
@@ -71,7 +72,7 @@ def plot_run_curves(history: Path, metrics_json: Path, out_path: Path, *, title:
     _need(history, metrics_json)
     h, best = _history(history), _best_epoch(metrics_json)
     epochs = h["epoch"]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
     for name in [k for k in h if k.startswith("train_")]:
         axes[0].plot(epochs, h[name], marker=".", label=name[len("train_"):])
     axes[0].set_title("training loss terms")
@@ -104,7 +105,7 @@ def plot_curves_overview(runs: list[dict], out_path: Path, *, title: str) -> Non
     variants = list(dict.fromkeys(r["variant"] for r in runs))
     fig, axes = plt.subplots(len(variants), len(OVERVIEW_COLUMNS), figsize=(3.2 * len(OVERVIEW_COLUMNS),
                                                                             2.2 * len(variants) + 0.6),
-                             squeeze=False, sharex=True)
+                             squeeze=False, sharex=True, layout="constrained")
     for run in runs:
         h, best = _history(run["history"]), _best_epoch(run["metrics"])
         row = variants.index(run["variant"])
@@ -127,7 +128,8 @@ def plot_curves_overview(runs: list[dict], out_path: Path, *, title: str) -> Non
 
 
 # -------------------------------------------------------------------------------------------------- predictions
-def _class_edges(family: str) -> tuple[list[str], callable]:
+def _class_edges(family: str) -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
+    """Class names and the function giving each score's class: Acc7's (CH-SIMS: Acc5's) as mfon.metrics has them."""
     if family == "sims":
         inner = np.asarray(SIMS_EDGES_5[1:-1])
         return ([f"{a:g}..{b:g}" for a, b in zip(SIMS_EDGES_5[:-1], SIMS_EDGES_5[1:])],
@@ -148,7 +150,7 @@ def plot_predictions(predictions: list[Path], out_path: Path, *, title: str, fam
         pred += [float(r["prediction"]) for r in rows]
     truth, pred = np.array(truth), np.array(pred)
     labels, classes = _class_edges(family)
-    fig, (ax, cx) = plt.subplots(1, 2, figsize=(10, 4.4))
+    fig, (ax, cx) = plt.subplots(1, 2, figsize=(10, 4.6), layout="constrained")
     ax.scatter(truth, pred, s=12, alpha=0.6)
     low, high = (-1.0, 1.0) if family == "sims" else (-3.0, 3.0)
     ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
@@ -185,7 +187,7 @@ def plot_table_chart(table_csv: Path, out_path: Path, *, title: str) -> None:
     keys = MOSI_KEYS if "Has0_acc_2_mean" in rows[0] else SIMS_KEYS
     panels = [("percent metrics", [k for k in keys if k not in ("MAE", "Corr")]), ("Corr", ["Corr"]),
               ("MAE", ["MAE"])]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4), gridspec_kw={"width_ratios": [4, 1, 1]})
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [4, 1, 1]}, layout="constrained")
     has_paper = any(r.get(f"{k}_paper", "") != "" for r in rows for k in keys)
     width = 0.8 / (len(rows) * (2 if has_paper else 1))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -245,9 +247,10 @@ def qc_summary(clip_status: Path, features: dict[str, Path]) -> dict:
 
 def plot_qc(clip_status: Path, features: dict[str, Path], out_path: Path, *, title: str) -> None:
     summary = qc_summary(clip_status, features)
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4), layout="constrained")
     names, counts = zip(*summary["reasons"].items())
-    axes[0].barh(range(len(names)), counts, color="#5d6d7e")
+    bars = axes[0].barh(range(len(names)), counts, color="#5d6d7e")
+    axes[0].bar_label(bars, fontsize=7)
     axes[0].set_yticks(range(len(names)), names, fontsize=7)
     axes[0].set_title(f"clips by status ({summary['n_clips']} in the sheet)")
     for modality, values in summary["modalities"].items():
@@ -288,7 +291,8 @@ def plot_tsne(representations: dict[str, Path], out_path: Path, *, title: str, f
               seed: int = 0) -> None:
     """The paper's Fig. 4: one panel per variant (``representations``: variant -> its saved .npz)."""
     _need(*representations.values())
-    fig, axes = plt.subplots(1, len(representations), figsize=(5.2 * len(representations), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(representations), figsize=(5.2 * len(representations), 4.8), squeeze=False,
+                             layout="constrained")
     for ax, (variant, path) in zip(axes[0], representations.items()):
         rep = load_representations(path)
         points = tsne_embedding(rep["visual"], seed)

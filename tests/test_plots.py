@@ -130,7 +130,8 @@ def test_tsne_is_deterministic_given_its_seed_and_needs_three_clips():
 
 def test_merged_predictions_split_keys_by_the_manifest(tmp_path):
     # "x$_" + "$_$" + "$y": splitting the key at its first "$_$" would give video "x", clip "_$$y".
-    manifest = [{"key": "x$_$_$$y", "video_id": "x$_", "clip_id": "$y"}, {"key": "v$_$1", "video_id": "v", "clip_id": "1"}]
+    manifest = [{"key": "x$_$_$$y", "video_id": "x$_", "clip_id": "$y"},
+                {"key": "v$_$1", "video_id": "v", "clip_id": "1"}]
     write_tsv(tmp_path / "manifest.tsv", manifest, ["key", "video_id", "clip_id"])
     rows = [{"key": "x$_$_$$y", "split": "test", "truth": 1.100000023841858, "prediction": 0.1234567891},
             {"key": "v$_$1", "split": "valid", "truth": -0.5, "prediction": 2.0}]

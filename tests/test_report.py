@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -22,27 +21,16 @@ from mfon.h5store import FeatureFile
 from mfon.importers.mmsa import import_mmsa_pickle
 
 from conftest import PROJECT_ROOT
+from test_workflow import TINY_CONFIG as BASE_CONFIG, WORKFLOW_FILES as PIPELINE_FILES
+from test_workflow import finished_copy, planned_jobs, snakemake
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-WORKFLOW_FILES = ("Snakefile", "rules", "workflow_scripts", "mfon", "config", "envs", "report")
+WORKFLOW_FILES = (*PIPELINE_FILES, "report")  # report/: the captions
 VARIANTS = ["mfon", "no_lva_licl"]
 SEEDS = [1111, 1112]
 
-TINY_CONFIG = {
-    "datasets": {"tiny": "config/datasets/tiny.yaml"},
-    "targets": ["tiny"],
-    "extraction": {"shards": 1},
-    "acoustic": {"feature_set": "eGeMAPSv02", "pool_rate": 25},
-    "visual": {"fps": 5},
-    "text": {"max_length": 24},
-    "model": {"d_model": 16, "n_heads": 2, "max_len": {"visual": 10, "acoustic": 40},
-              "mpa_layers": {"visual": 1, "acoustic": 1}, "teacher_layers": {"visual": 1, "acoustic": 1},
-              "fusion_hidden": [16], "teacher_head_hidden": [8]},
-    "teacher_training": {"epochs": 1, "batch_size": 4},
-    "training": {"epochs": 2, "batch_size": 4, "grad_accum": 1},
-    "runtime": {"gpus": 1},
-    "experiment": {"variants": VARIANTS, "ablation_variants": VARIANTS, "seeds": SEEDS},
-}
+TINY_CONFIG = {**BASE_CONFIG, "extraction": {"shards": 1}, "training": {**BASE_CONFIG["training"], "epochs": 2},
+               "experiment": {"variants": VARIANTS, "ablation_variants": VARIANTS, "seeds": SEEDS},
+               "analysis": {"outputs": True}}
 TINY_DATASET = {"name": "tiny", "root": "data/tiny", "paper": "mosi",
                 "demo": {"n_speakers": 3, "clips_per_speaker": 4, "seed": 3, "min_duration": 1.0,
                          "max_duration": 1.5}}
@@ -52,37 +40,14 @@ FIGURES = ["plots/training_overview.png", "plots/qc.png", "plots/tsne_visual.png
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def snakemake(workflow: Path, workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    proc = subprocess.run([*SNAKEMAKE, "-s", str(workflow / "Snakefile"), "--directory", str(workdir), *args],
-                          capture_output=True, text=True, env=env, timeout=1200)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
-
-
 def planned_rules(output: str) -> set[str]:
-    return {line.split()[1].rstrip(":") for line in output.splitlines()
-            if line.startswith(("rule ", "localrule "))} - {"all"}
+    return {rule for rule, _ in planned_jobs(output)} - {"all"}
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A copy of the workflow and one finished `snakemake --cores 2` of the tiny dataset (figures included)."""
-    base = tmp_path_factory.mktemp("report")
-    workflow, workdir = base / "workflow", base / "run"
-    workflow.mkdir()
-    for name in WORKFLOW_FILES:
-        src = PROJECT_ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, workflow / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, workflow / name)
-    (workdir / "config" / "datasets").mkdir(parents=True)
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
-    (workdir / "config" / "datasets" / "tiny.yaml").write_text(yaml.safe_dump(TINY_DATASET))
-    snakemake(workflow, workdir, "--cores", "2")
-    return workflow, workdir
+    return finished_copy(tmp_path_factory.mktemp("report"), TINY_CONFIG, TINY_DATASET, WORKFLOW_FILES)
 
 
 def test_every_figure_is_a_png_image(run):
@@ -157,8 +122,8 @@ def test_merged_predictions_one_row_per_run_and_clip(run):
     # With analysis.train_predictions the train split is added (each checkpoint rerun over it).
     changed = {**TINY_CONFIG, "analysis": {"train_predictions": True}}
     (workdir / "train.yaml").write_text(yaml.safe_dump(changed))
-    snakemake(workflow, workdir, "--cores", "2", "--configfile", str(workdir / "train.yaml"),
-              "results/tiny_predictions.tsv")
+    snakemake(workflow, workdir, "--cores", "2", "results/tiny_predictions.tsv",
+              "--configfile", str(workdir / "train.yaml"))  # --configfile takes every argument after it
     rows = read_tsv(workdir / "results" / "tiny_predictions.tsv")
     train = [r for r in rows if r["split"] == "train"]
     assert len(train) == len(VARIANTS) * len(SEEDS) * sum(m["mode"] == "train" for m in manifest)
