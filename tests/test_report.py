@@ -119,7 +119,12 @@ def test_merged_predictions_one_row_per_run_and_clip(run):
         truth = by_id[(r["video_id"], r["clip_id"])]
         assert r["split"] == truth["mode"] and float(r["truth"]) == round(float(truth["label"]), 6)
         assert len(r["prediction"].split(".")[-1]) <= 6
-    # With analysis.train_predictions the train split is added (each checkpoint rerun over it).
+
+
+@pytest.mark.slow  # reruns every checkpoint over the train split (about 1.5 min on 2 cores)
+def test_train_split_is_added_on_request(run):
+    workflow, workdir = run
+    manifest = read_tsv(workdir / "results" / "tiny" / "manifest.tsv")
     changed = {**TINY_CONFIG, "analysis": {"train_predictions": True}}
     (workdir / "train.yaml").write_text(yaml.safe_dump(changed))
     snakemake(workflow, workdir, "--cores", "2", "results/tiny_predictions.tsv",
@@ -127,6 +132,7 @@ def test_merged_predictions_one_row_per_run_and_clip(run):
     rows = read_tsv(workdir / "results" / "tiny_predictions.tsv")
     train = [r for r in rows if r["split"] == "train"]
     assert len(train) == len(VARIANTS) * len(SEEDS) * sum(m["mode"] == "train" for m in manifest)
+    assert {r["split"] for r in rows} == {"train", "valid", "test"}
     snakemake(workflow, workdir, "--cores", "2", "results/tiny_predictions.tsv")  # back to the default
 
 
