@@ -18,9 +18,11 @@ include: "rules/teachers.smk"
 include: "rules/mfon.smk"
 include: "rules/search.smk"
 include: "rules/tables.smk"
+include: "rules/report.smk"
 
 
 rule all:
     input:
         [final_targets(name) for name in config["targets"]],
+        [report_targets(name) for name in config["targets"]],
     default_target: True

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mfon.atomic import read_tsv, write_tsv  # noqa: E402
+from mfon.tsv import read_tsv, write_tsv  # noqa: E402
 from mfon.extraction import extract_shard  # noqa: E402
 from mfon.manifest import MANIFEST_COLUMNS  # noqa: E402
 from mfon.media import decode_audio, iter_video_frames  # noqa: E402

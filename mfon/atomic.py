@@ -24,12 +24,3 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         if tmp.exists():
             tmp.unlink()
 
-
-def __getattr__(name: str):
-    # read_tsv/write_tsv moved to mfon.tsv; they stay importable from here until every caller imports mfon.tsv.
-    # Looked up lazily because mfon.tsv itself imports atomic_path from this module.
-    if name in ("read_tsv", "write_tsv"):
-        from . import tsv
-
-        return getattr(tsv, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """Command line: `mfon inspect [--verify] FILE.h5`, `mfon demo ROOT`, `mfon predict RUN VIDEO --text ...`
-(or `--sheet label.csv` / `--folder DIR` for many clips)."""
+(or `--sheet label.csv` / `--folder DIR` for many clips), `mfon export-mmsa results/DATASET OUT.pkl`."""
 
 from __future__ import annotations
 
@@ -100,6 +100,19 @@ def _predict(args: argparse.Namespace) -> None:
           + (f"; wrote {args.out}" if args.out is not None else ""), file=sys.stderr)
 
 
+def _export_mmsa(args: argparse.Namespace) -> None:
+    import json
+
+    from .data import FeatureSources
+    from .exporters.mmsa import export_mmsa_pickle
+
+    folder = args.dataset_dir.resolve()
+    max_frames = {m: n for m, n in (("visual", args.max_visual_frames), ("acoustic", args.max_acoustic_frames)) if n}
+    made = export_mmsa_pickle(FeatureSources.for_dataset(folder.parent, folder.name), args.out, family=args.family,
+                              max_frames=max_frames)
+    print(json.dumps({k: made[k] for k in ("clips", "padded_frames", "unimodal_labels")}))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -133,6 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run the unimodal teachers of the same seed (results/<dataset>/teachers/...)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_predict)
+    p = sub.add_parser("export-mmsa", help="write a dataset's features as an MMSA processed pickle "
+                                           "(docs/mmsa_export.md)")
+    p.add_argument("dataset_dir", type=Path, help="the dataset's results folder (results/<dataset>: manifest.tsv, "
+                                                  "qc/clip_status.tsv, features/*_features.h5)")
+    p.add_argument("out", type=Path, help="the pickle to write, e.g. results/<dataset>/mmsa/unaligned.pkl")
+    p.add_argument("--family", choices=("mosi", "sims"), default="mosi",
+                   help="label family: mosi ([-3, 3]) or sims ([-1, 1]); sets classification_labels")
+    p.add_argument("--max-visual-frames", type=int, default=None, help="truncate vision to this many frames")
+    p.add_argument("--max-acoustic-frames", type=int, default=None, help="truncate audio to this many frames")
+    p.set_defaults(func=_export_mmsa)
     return parser
 
 

@@ -22,8 +22,6 @@ from .provenance import file_sha256
 
 log = logging.getLogger(__name__)
 
-SEQUENCE_MODALITIES = ("visual", "acoustic")
-
 
 @dataclass(frozen=True)
 class FeatureSources:
@@ -51,7 +49,7 @@ class FeatureSources:
         return cls(manifest=Path(files["manifest"]), clip_status=Path(files["clip_status"]),
                    **{m: Path(files[m]) if m in files.keys() else None for m in layout.MODALITIES})
 
-    def provenance(self, modalities: tuple[str, ...] = ("text", *SEQUENCE_MODALITIES)) -> dict:
+    def provenance(self, modalities: tuple[str, ...] = ("text", *layout.FRAME_MODALITIES)) -> dict:
         """What a checkpoint records about its training data: per file its config hash and dims."""
         out = {}
         for modality in modalities:
@@ -121,14 +119,14 @@ def _truncated(ff: FeatureFile, key: str, max_len: int) -> tuple[np.ndarray, np.
 
 
 def fit_standardizer(sources: FeatureSources, max_len: dict[str, int],
-                     modalities: tuple[str, ...] = SEQUENCE_MODALITIES) -> Standardizer:
+                     modalities: tuple[str, ...] = layout.FRAME_MODALITIES) -> Standardizer:
     """Mean and std over the valid frames of the train split (std floored so constant dims stay finite)."""
     keys = usable_keys(sources, "train")
     if not keys:
         raise MfonError(f"{sources.clip_status}: no usable clip in the train split")
     mean, std = {}, {}
     for modality in modalities:
-        if modality not in SEQUENCE_MODALITIES:
+        if modality not in layout.FRAME_MODALITIES:
             continue
         with FeatureFile(getattr(sources, modality)) as ff:
             frames = []
@@ -143,7 +141,7 @@ def fit_standardizer(sources: FeatureSources, max_len: dict[str, int],
 
 def load_split(sources: FeatureSources, split: str, *, max_len: dict[str, int],
                standardizer: Standardizer | None = None, label_column: str = "label",
-               modalities: tuple[str, ...] = ("text", *SEQUENCE_MODALITIES)) -> SplitData:
+               modalities: tuple[str, ...] = ("text", *layout.FRAME_MODALITIES)) -> SplitData:
     """Read the usable clips of ``split``: sequences truncated to ``max_len`` frames, invalid frames kept as 0.
 
     Only the files of ``modalities`` are read (a teacher needs its own modality only).
@@ -170,7 +168,7 @@ def load_split(sources: FeatureSources, split: str, *, max_len: dict[str, int],
             text = {name: np.stack([ff.group(k)[name][()] for k in keys]).astype(np.int64)
                     for name in ("input_ids", "attention_mask", "token_type_ids")}
     sequences: dict[str, list[np.ndarray]] = {}
-    for modality in SEQUENCE_MODALITIES:
+    for modality in layout.FRAME_MODALITIES:
         if modality not in modalities:
             continue
         with FeatureFile(getattr(sources, modality)) as ff:
@@ -186,10 +184,10 @@ def load_split(sources: FeatureSources, split: str, *, max_len: dict[str, int],
                      unimodal_labels=unimodal)
 
 
-def feature_dims(sources: FeatureSources, modalities: tuple[str, ...] = SEQUENCE_MODALITIES) -> dict[str, int]:
+def feature_dims(sources: FeatureSources, modalities: tuple[str, ...] = layout.FRAME_MODALITIES) -> dict[str, int]:
     dims = {}
     for modality in modalities:
-        if modality not in SEQUENCE_MODALITIES:
+        if modality not in layout.FRAME_MODALITIES:
             continue
         with FeatureFile(getattr(sources, modality)) as ff:
             dims[modality] = len(ff.attrs["dim_names"])

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import copy
 
-from .config import canonical
-from .models.config import ModelConfig, _merge
+from .config import canonical, deep_merge
+from .models.config import ModelConfig
 from .variants import VARIANTS
 
 TEACHER_MODEL_KEYS = ("d_model", "n_heads", "ffn_multiplier", "teacher_head_hidden", "fidelity")
@@ -51,7 +51,7 @@ def variant_model(settings: dict, variant: str) -> ModelConfig:
     base = copy.deepcopy(settings["model"])
     base["max_len"] = {**base["max_len"], "text": settings["text"]["max_length"]}
     base["text_model"] = settings["text"]["model"]
-    return ModelConfig.from_dict(_merge(base, VARIANTS[variant]["model"]))
+    return ModelConfig.from_dict(deep_merge(base, VARIANTS[variant]["model"]))
 
 
 def variant_settings(settings: dict, variant: str) -> dict:

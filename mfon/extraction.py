@@ -43,7 +43,7 @@ def extract_shard(manifest_path: Path, out_path: Path, report_path: Path, *, mod
     extractor = build_extractor(modality, settings)
     log.info("%s shard %d/%d: %d clips with %s", modality, shard + 1, n_shards, len(rows), extractor.describe())
     report = []
-    progress = Progress(log, len(rows), f"{modality} features")
+    progress = Progress(len(rows), f"{modality} features")
     with write_feature_file(out_path, compression_level) as writer:
         writer.set_root_attrs({
             "schema_version": SCHEMA_VERSION, "modality": modality, "dataset": dataset, "created_utc": utc_now(),

@@ -20,6 +20,7 @@ MODALITIES = ("text", "visual", "acoustic")
 
 #: Files every training run writes into its folder.
 RUN_FILES = ("checkpoint.pt", "metrics.json", "predictions.tsv", "history.tsv")
+RUN_FILES_BY_NAME = {name.split(".")[0]: name for name in RUN_FILES}
 
 
 def dataset_dir(dataset: str) -> str:
@@ -70,21 +71,22 @@ def run_dir(dataset: str, variant: str, seed, tuned: bool = False) -> str:
     return f"{variant_dir(dataset, variant, tuned)}/seed{seed}"
 
 
-def run_location(run_dir: str | Path) -> tuple[Path, str] | None:
-    """(the working directory, the dataset) of an MFON run folder laid out as :func:`run_dir` makes them,
-    or None for a folder laid out otherwise."""
+def parse_run_dir(run_dir: str | Path) -> dict | None:
+    """What an MFON run folder laid out as :func:`run_dir` makes them is: the working directory, dataset,
+    variant, seed and whether it is the retrained search winner; None for a folder laid out otherwise."""
     run = Path(run_dir)
-    if not run.name.startswith("seed"):
+    if not run.name.startswith("seed") or not run.name[4:].isdigit():
         return None
     if run.parent.name == "mfon_tuned":
-        dataset_folder = run.parents[1]
+        dataset_folder, variant, tuned = run.parents[1], "mfon", True
     elif len(run.parents) > 2 and run.parents[1].name == "mfon":
-        dataset_folder = run.parents[2]
+        dataset_folder, variant, tuned = run.parents[2], run.parent.name, False
     else:
         return None
     if dataset_folder.parent.name != RESULTS:
         return None
-    return dataset_folder.parent.parent, dataset_folder.name
+    return {"workdir": dataset_folder.parent.parent, "dataset": dataset_folder.name, "variant": variant,
+            "seed": int(run.name[4:]), "tuned": tuned}
 
 
 def trial_dir(dataset: str, trial) -> str:
@@ -97,12 +99,40 @@ def search_best(dataset: str) -> str:
 
 def run_outputs(folder: str) -> dict[str, str]:
     """The named outputs of a training run in ``folder``."""
-    return {name.split(".")[0]: f"{folder}/{name}" for name in RUN_FILES}
+    return {name: f"{folder}/{file}" for name, file in RUN_FILES_BY_NAME.items()}
 
 
-def table(dataset: str, kind: str = "table") -> str:
-    """``kind``: table, ablation or search."""
-    return f"{RESULTS}/{dataset}_{kind}.csv"
+#: Any MFON run folder as a rule pattern (wildcards dataset, run_folder, seed): a variant's run or the retrained
+#: search winner's (:func:`run_dir`), ``run_folder`` matching :data:`RUN_FOLDER_REGEX`.
+RUN_DIR_PATTERN = RESULTS + "/{dataset}/{run_folder}/seed{seed}"
+RUN_FOLDER_REGEX = r"mfon/[^/]+|mfon_tuned"
+#: Files made from a finished run after training (figures and reruns of its checkpoint), by name.
+RUN_ANALYSIS_FILES = {"curves": "curves.png", "representations": "representations.npz",
+                      "train_predictions": "train_predictions.tsv"}
+
+
+def run_analysis_file(run_folder: str, name: str) -> str:
+    """``name`` (a key of :data:`RUN_ANALYSIS_FILES`) of the run in ``run_folder``."""
+    return f"{run_folder}/{RUN_ANALYSIS_FILES[name]}"
+
+
+def table(dataset: str, kind: str = "table", ext: str = "csv") -> str:
+    """``kind``: table, ablation or search; ``ext`` md: the paper-style table beside the CSV."""
+    return f"{RESULTS}/{dataset}_{kind}.{ext}"
+
+
+def merged_predictions(dataset: str) -> str:
+    return f"{RESULTS}/{dataset}_predictions.tsv"
+
+
+def plot(dataset: str, name: str, ext: str = "png") -> str:
+    """A dataset-level figure (or, with ``ext`` html, a table page) of the report."""
+    return f"{RESULTS}/{dataset}/plots/{name}.{ext}"
+
+
+def mmsa_export(dataset: str, ext: str = "pkl") -> str:
+    """The dataset's features in MMSA's pickle layout (``ext`` json: how it was made)."""
+    return f"{RESULTS}/{dataset}/mmsa/unaligned.{ext}"
 
 
 def log(*parts: str, ext: str = "log") -> str:

@@ -120,7 +120,7 @@ class _NativeStderr:
 class Progress:
     """Logs `done/total, rate, ETA` at most every ``every_s`` seconds (and at the end), on the console too."""
 
-    def __init__(self, logger: logging.Logger, total: int, what: str, every_s: float = 10.0):
+    def __init__(self, total: int, what: str, every_s: float = 10.0):
         self.total, self.what, self.every_s = total, what, every_s
         self.logger = progress_logger()
         self.start = self.last = time.monotonic()

@@ -201,7 +201,7 @@ def ingest(label_sheet: Path, root: Path, *, label_range=(-3.0, 3.0), splits=("t
             return row, str(exc)
         return {**row, **{k: info.as_dict()[k] for k in PROBE_COLUMNS}}, None
 
-    progress = Progress(log, len(candidates), "probing clips")
+    progress = Progress(len(candidates), "probing clips")
     kept = []
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         for row, reason in pool.map(probe_one, candidates):

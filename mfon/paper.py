@@ -56,6 +56,14 @@ PAPER_RESULTS: dict[str, dict[str, dict[str, float]]] = {
 }
 
 
+# How the paper's tables name each variant's row (docs/model.md "Variants").
+PAPER_ROW_NAMES: dict[str, str] = {
+    "mfon": "MFON", "no_lva": "w/o L_va", "no_licl": "w/o L_ICL", "no_lva_licl": "w/o L_ICL L_va",
+    "no_prompt": "w/o prompt", "visual_query": "Visual as query", "acoustic_query": "Acoustic as query",
+    "text_only": "T", "visual_only": "V", "acoustic_only": "A",
+}
+
+
 def paper_numbers(paper: str | None, variant: str) -> dict[str, float]:
     """The paper's numbers for ``variant`` on dataset ``paper`` ("mosi", "mosei", "sims"); {} when absent."""
     return dict(PAPER_RESULTS.get(paper or "", {}).get(variant, {}))

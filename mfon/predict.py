@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import SEQUENCE_MODALITIES, SplitData, Standardizer, collate
+from .data import SplitData, Standardizer, collate
 from . import layout
 from .errors import MfonError
 from .extraction import build_extractor
 from .features import replace_nonfinite
 from .media import probe
-from .models import ModelConfig, TeacherEncoder, build_model
-from .training import load_checkpoint
+from .models import ModelConfig, TeacherEncoder
+from .training import built_from_checkpoint, fit_weights, load_checkpoint, load_mfon_model, stored_model_config
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +97,12 @@ def teacher_checkpoint(run_checkpoint: Path, modality: str, seed: int) -> Path:
     """The teacher of ``modality`` and ``seed`` of an MFON run, where the workflow's layout puts it."""
     # Lexical (no symlinks followed): the layout the user points at is the one that counts.
     run_dir = Path(os.path.abspath(run_checkpoint)).parent
-    where = layout.run_location(run_dir)
+    where = layout.parse_run_dir(run_dir)
     if where is None:
         raise MfonError(f"{run_dir}: is not laid out as {layout.run_dir('<dataset>', '<variant>', '<S>')}, so its "
                         f"teachers ({layout.teacher_dir('<dataset>', '<modality>', '<S>')}/{CHECKPOINT_NAME}) "
                         "cannot be found")
-    workdir, dataset = where
+    workdir, dataset = where["workdir"], where["dataset"]
     return workdir / layout.teacher_dir(dataset, modality, seed) / CHECKPOINT_NAME
 
 
@@ -119,48 +119,10 @@ def _load_teacher(path: Path, run_state: dict, modality: str) -> tuple[TeacherEn
         raise MfonError(f"{path}: was trained on {modality} features made with other settings "
                         f"(config {str(made.get('config_hash'))[:12]}) than the MFON run "
                         f"(config {str(run_made.get('config_hash'))[:12]})")
-    config = _stored_config(path, state)
-    teacher = fit_weights(path, _built(path, lambda: TeacherEncoder(config, modality)), state["state_dict"])
+    config = stored_model_config(path, state)
+    teacher = fit_weights(path, built_from_checkpoint(path, lambda: TeacherEncoder(config, modality)), state["state_dict"])
     teacher.eval()
     return teacher, state
-
-
-def _stored_config(path: Path, state: dict) -> ModelConfig:
-    try:
-        return ModelConfig.from_dict(state["config"]["model"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MfonError(f"{path}: its stored model config is not valid ({exc})") from exc
-
-
-def _built(path: Path, build):
-    """The network the checkpoint's stored config describes, or a message saying why it cannot be built."""
-    try:
-        return build()
-    except (KeyError, TypeError, ValueError, AssertionError, RuntimeError) as exc:
-        raise MfonError(f"{path}: its stored model config cannot build a model ({type(exc).__name__}: {exc})") from exc
-
-
-def fit_weights(path: Path, model: torch.nn.Module, weights: dict) -> torch.nn.Module:
-    """Load ``weights`` into ``model`` (built from the checkpoint's stored config) or say what does not fit."""
-    expected = model.state_dict()
-    shapes = [f"{name} is {tuple(weights[name].shape)} in the weights but {tuple(t.shape)} by the config"
-              for name, t in expected.items() if name in weights and tuple(weights[name].shape) != tuple(t.shape)]
-    missing = [name for name in expected if name not in weights]
-    unexpected = [name for name in weights if name not in expected]
-
-    def listed(items: list[str]) -> str:
-        return "; ".join(items[:3]) + (f"; and {len(items) - 3} more" if len(items) > 3 else "")
-
-    parts = [f"{len(shapes)} tensor(s) of another shape ({listed(shapes)})" if shapes else "",
-             f"{len(missing)} tensor(s) the config needs are not in the weights ({listed(missing)})" if missing else "",
-             f"{len(unexpected)} tensor(s) in the weights have no place in the config ({listed(unexpected)})"
-             if unexpected else ""]
-    if any(parts):
-        raise MfonError(f"{path}: its stored model config does not fit its weights: "
-                        + ", ".join(p for p in parts if p)
-                        + ". The checkpoint was edited or put together from two runs; retrain the run")
-    model.load_state_dict(weights)
-    return model
 
 
 # ---------------------------------------------------------------------------------------------------- features
@@ -228,13 +190,11 @@ class _Member:
 
 
 def _member(path: Path, with_teachers: bool) -> _Member:
-    state = load_checkpoint(path, kind="mfon")
-    config = _stored_config(path, state)
     # The weights are checked against the stored config before any clip is featurised.
-    model = fit_weights(path, _built(path, lambda: build_model(config)), state["state_dict"])
-    model.eval()
+    model, state = load_mfon_model(path)
+    config = stored_model_config(path, state)
     teachers = {m: _load_teacher(teacher_checkpoint(path, m, state["config"].get("seed")), state, m)
-                for m in SEQUENCE_MODALITIES} if with_teachers else {}
+                for m in layout.FRAME_MODALITIES} if with_teachers else {}
     return _Member(path=path, state=state, config=config, model=model, teachers=teachers)
 
 
@@ -251,7 +211,7 @@ class Predictor:
         self.members = [_member(p, with_teachers) for p in resolve_checkpoints(self.run)]
         first = self.members[0]
         self.uses_text = "text" in first.config.modalities
-        self.needed = [m for m in SEQUENCE_MODALITIES if m in first.config.modalities or m in first.teachers]
+        self.needed = [m for m in layout.FRAME_MODALITIES if m in first.config.modalities or m in first.teachers]
         self.settings = {m: _settings(first.path, first.state, m) for m in self.needed}
         self.text_settings = _settings(first.path, first.state, "text") if self.uses_text else None
         for other in self.members[1:]:

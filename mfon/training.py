@@ -380,6 +380,55 @@ def load_checkpoint(path: Path, *, kind: str | None = None, sources: FeatureSour
     return state
 
 
+def stored_model_config(path: Path, state: dict) -> ModelConfig:
+    """The model config a checkpoint stores, or a message saying why it is not valid."""
+    try:
+        return ModelConfig.from_dict(state["config"]["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MfonError(f"{path}: its stored model config is not valid ({exc})") from exc
+
+
+def built_from_checkpoint(path: Path, build):
+    """The network the checkpoint's stored config describes, or a message saying why it cannot be built."""
+    try:
+        return build()
+    except (KeyError, TypeError, ValueError, AssertionError, RuntimeError) as exc:
+        raise MfonError(f"{path}: its stored model config cannot build a model ({type(exc).__name__}: {exc})") from exc
+
+
+def fit_weights(path: Path, model: torch.nn.Module, weights: dict) -> torch.nn.Module:
+    """Load ``weights`` into ``model`` (built from the checkpoint's stored config) or say what does not fit."""
+    expected = model.state_dict()
+    shapes = [f"{name} is {tuple(weights[name].shape)} in the weights but {tuple(t.shape)} by the config"
+              for name, t in expected.items() if name in weights and tuple(weights[name].shape) != tuple(t.shape)]
+    missing = [name for name in expected if name not in weights]
+    unexpected = [name for name in weights if name not in expected]
+
+    def listed(items: list[str]) -> str:
+        return "; ".join(items[:3]) + (f"; and {len(items) - 3} more" if len(items) > 3 else "")
+
+    parts = [f"{len(shapes)} tensor(s) of another shape ({listed(shapes)})" if shapes else "",
+             f"{len(missing)} tensor(s) the config needs are not in the weights ({listed(missing)})" if missing else "",
+             f"{len(unexpected)} tensor(s) in the weights have no place in the config ({listed(unexpected)})"
+             if unexpected else ""]
+    if any(parts):
+        raise MfonError(f"{path}: its stored model config does not fit its weights: "
+                        + ", ".join(p for p in parts if p)
+                        + ". The checkpoint was edited or put together from two runs; retrain the run")
+    model.load_state_dict(weights)
+    return model
+
+
+def load_mfon_model(path: Path, *, sources: FeatureSources | None = None) -> tuple[torch.nn.Module, dict]:
+    """An MFON checkpoint's network in eval mode (built from its stored config, the weights checked against it)
+    and the checkpoint's state; with ``sources``, refused when trained on other features."""
+    state = load_checkpoint(path, kind="mfon", sources=sources)
+    config = stored_model_config(path, state)
+    model = fit_weights(path, built_from_checkpoint(path, lambda: build_model(config)), state["state_dict"])
+    model.eval()
+    return model, state
+
+
 def _write_outputs(out_dir: Path, loaders: Loaders, preds: dict[str, np.ndarray], history: list[dict],
                    metric_family: str, info: dict) -> dict:
     metric = metrics_for(metric_family)

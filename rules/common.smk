@@ -54,6 +54,14 @@ localrules:
     table,
     ablation_table,
     search_summary,
+    # figures and analysis tables (rules/report.smk): read small files, draw or write one
+    run_curves,
+    training_overview,
+    prediction_figure,
+    table_chart,
+    qc_figure,
+    merged_predictions,
+    paper_table,
 
 
 def settings(wildcards):

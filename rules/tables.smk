@@ -7,7 +7,8 @@ rule table:
         clip_status=layout.clip_status("{dataset}"),
         code=code("make_table.py"),
     output:
-        table=layout.table("{dataset}"),
+        table=report(layout.table("{dataset}"), caption="../report/tables.rst", category="{dataset}",
+                     subcategory="Tables", labels={"table": "table", "form": "CSV"}),
     params:
         variants=lambda w: settings(w)["experiment"]["variants"],
         paper=lambda w: settings(w).get("paper"),
@@ -29,7 +30,8 @@ rule ablation_table:
         clip_status=layout.clip_status("{dataset}"),
         code=code("make_table.py"),
     output:
-        table=layout.table("{dataset}", "ablation"),
+        table=report(layout.table("{dataset}", "ablation"), caption="../report/tables.rst", category="{dataset}",
+                     subcategory="Tables", labels={"table": "ablation", "form": "CSV"}),
     params:
         variants=lambda w: settings(w)["experiment"]["ablation_variants"],
         paper=lambda w: settings(w).get("paper"),

@@ -40,7 +40,7 @@ def _r2(X: np.ndarray, y: np.ndarray) -> float:
 
 
 def test_label_csv_columns_and_dtypes(small_corpus):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     label_csv = small_corpus / "label.csv"
     df = pd.read_csv(label_csv, dtype={"video_id": str, "clip_id": str})
     assert list(df.columns) == demo.LABEL_COLUMNS
@@ -156,7 +156,7 @@ def _facemesh_clip(face_mesh, path: Path):
 @pytest.fixture(scope="module")
 def facemesh_results(tmp_path_factory):
     """FaceMesh over short clips spanning the visual factor: the 2 most negative, 2 neutral, 2 most positive."""
-    mp = pytest.importorskip("mediapipe")
+    import mediapipe as mp
     specs = sorted(demo_clip_specs(), key=lambda s: s.r_v)
     mid = len(specs) // 2
     chosen = specs[:2] + specs[mid - 1 : mid + 1] + specs[-2:]
@@ -199,7 +199,7 @@ def test_mouth_opens_with_the_voice(facemesh_results):
 
 
 def test_pitch_and_energy_follow_audio_factor():
-    parselmouth = pytest.importorskip("parselmouth")
+    import parselmouth
     specs = demo_clip_specs()
     by_speaker: dict[str, list] = {}
     for s in specs:

@@ -18,7 +18,7 @@ JOB = textwrap.dedent("""
         os.write(2, f"W0000 00:00:{{1700000000 + i}}.1234 {{4242 + i}} landmark_projection_calculator.cc:186] "
                     f"Using NORM_RECT without IMAGE_DIMENSIONS is only supported for square ROIs\\n".encode())
     logging.getLogger("mfon.training").info("a detail for the log only")
-    progress = Progress(None, 2, "visual features", every_s=0)
+    progress = Progress(2, "visual features", every_s=0)
     progress.step()
     progress.step()
     def fail():

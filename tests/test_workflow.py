@@ -36,6 +36,7 @@ TINY_CONFIG = {
     "training": {"epochs": 1, "batch_size": 4, "grad_accum": 1},
     "runtime": {"gpus": 1},
     "experiment": {"variants": ["mfon", "text_only", "visual_only"], "seeds": [1111]},
+    "analysis": {"outputs": False},  # what reruns here is about features, training and tables; figures: test_report
 }
 TINY_DATASET = {"name": "tiny", "root": "data/tiny", "acoustic": {"pool_rate": 25},
                 "demo": {"n_speakers": 3, "clips_per_speaker": 3, "seed": 3, "min_duration": 1.0,
@@ -79,16 +80,19 @@ def copy_workflow(dest: Path, names=WORKFLOW_FILES) -> Path:
     return dest
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A copy of the workflow (so that editing its code is safe) and a finished run of it."""
-    base = tmp_path_factory.mktemp("wf")
-    workflow, workdir = copy_workflow(base / "workflow"), base / "run"
+def finished_copy(base: Path, config: dict, dataset: dict, files=WORKFLOW_FILES) -> tuple[Path, Path]:
+    """A copy of the workflow (so that editing its code is safe) and a finished run of it on ``dataset``."""
+    workflow, workdir = copy_workflow(base / "workflow", files), base / "run"
     (workdir / "config" / "datasets").mkdir(parents=True)
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
-    (workdir / "config" / "datasets" / "tiny.yaml").write_text(yaml.safe_dump(TINY_DATASET))
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    (workdir / "config" / "datasets" / f"{dataset['name']}.yaml").write_text(yaml.safe_dump(dataset))
     snakemake(workflow, workdir, "--cores", "2")
     return workflow, workdir
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return finished_copy(tmp_path_factory.mktemp("wf"), TINY_CONFIG, TINY_DATASET)
 
 
 def test_lint_is_clean():

@@ -385,7 +385,7 @@ def import_mmsa_pickle(pickle_path: str | Path, *, dataset: str, out_manifest: s
                 "lengths_source": lengths_source[modality], **provenance,
             })
             total, empty = 0, 0
-            progress = Progress(log, len(rows), f"{modality} features")
+            progress = Progress(len(rows), f"{modality} features")
             for row, (split, i) in zip(rows, where):
                 padded = splits[split][values_key][i]
                 n = int(lengths[modality][split][i])

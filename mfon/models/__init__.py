@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 # Submodules load on first use (PEP 562), so that the torch-free parts (``mfon.models.config``) can be
 # imported without torch: the workflow imports them while it plans.
 _EXPORTS = {
-    "config": ("FIDELITIES", "MODALITIES", "NON_TEXT", "ModelConfig", "ModelConfigError"),
+    "config": ("FIDELITIES", "ModelConfig", "ModelConfigError"),
     "encoders": ("TeacherEncoder", "TextEncoder", "distillation_targets"),
     "layers": ("CrossModalEncoder", "CrossModalLayer", "MLPHead", "SinusoidalPositions", "key_padding_mask",
                "triangular_mask"),
@@ -28,7 +28,7 @@ _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = list(_HOME)
 
 if TYPE_CHECKING:  # the same names, for type checkers and for mfon.codegraph (which reads imports)
-    from .config import FIDELITIES, MODALITIES, NON_TEXT, ModelConfig, ModelConfigError
+    from .config import FIDELITIES, ModelConfig, ModelConfigError
     from .encoders import TeacherEncoder, TextEncoder, distillation_targets
     from .layers import (CrossModalEncoder, CrossModalLayer, MLPHead, SinusoidalPositions, key_padding_mask,
                          triangular_mask)

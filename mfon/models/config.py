@@ -11,10 +11,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import deep_merge
 from ..errors import ConfigError
+from ..layout import FRAME_MODALITIES, MODALITIES
 
-MODALITIES = ("text", "visual", "acoustic")
-NON_TEXT = ("visual", "acoustic")
 FIDELITIES = ("fixed", "paper")
 
 
@@ -112,7 +112,7 @@ class ModelConfig:
         return len(self.modalities) == 1
 
     def input_dim(self, modality: str) -> int:
-        if modality not in NON_TEXT:
+        if modality not in FRAME_MODALITIES:
             raise ModelConfigError(f"no frame feature size for modality {modality!r}")
         return self.d_visual if modality == "visual" else self.d_acoustic
 
@@ -150,8 +150,8 @@ class ModelConfig:
         return copy.deepcopy(dataclasses.asdict(self))
 
     def replace(self, **changes: Any) -> "ModelConfig":
-        """A validated copy with ``changes`` applied (dict fields merged as in :meth:`from_dict`)."""
-        return ModelConfig.from_dict(_merge(self.to_dict(), changes))
+        """A validated copy with ``changes`` applied (dict fields merged key by key)."""
+        return ModelConfig.from_dict(deep_merge(self.to_dict(), changes))
 
     # ----- validation --------------------------------------------------------------------------------
     def validate(self) -> None:
@@ -202,7 +202,7 @@ class ModelConfig:
             _check_count(f"mpa_layers[{m!r}]", self.mpa_depth(m))
         # Non-text modalities need a teacher-shaped stack: as distillation teacher, as the unimodal variant,
         # or as the encoder of a non-text guide.
-        for m in (x for x in mods if x in NON_TEXT):
+        for m in (x for x in mods if x in FRAME_MODALITIES):
             if m not in self.teacher_layers:
                 raise err(f"teacher_layers has no entry for modality {m!r}")
             _check_count(f"teacher_layers[{m!r}]", self.teacher_layers[m])
@@ -228,14 +228,3 @@ def _check_prob(name: str, value: Any) -> None:
 def _check_count(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ModelConfigError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _merge(base: dict, changes: dict) -> dict:
-    """``base`` with ``changes`` applied; nested dicts are merged one level deep."""
-    out = copy.deepcopy(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = {**out[key], **value}
-        else:
-            out[key] = copy.deepcopy(value)
-    return out

@@ -8,7 +8,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from .config import NON_TEXT, ModelConfig
+from ..layout import FRAME_MODALITIES
+from .config import ModelConfig
 from .layers import CrossModalEncoder, MLPHead
 
 
@@ -123,8 +124,8 @@ class TeacherEncoder(nn.Module):
 
     def __init__(self, config: ModelConfig, modality: str):
         super().__init__()
-        if modality not in NON_TEXT:
-            raise ValueError(f"TeacherEncoder modality must be one of {list(NON_TEXT)}, got {modality!r}")
+        if modality not in FRAME_MODALITIES:
+            raise ValueError(f"TeacherEncoder modality must be one of {list(FRAME_MODALITIES)}, got {modality!r}")
         if modality not in config.teacher_layers or modality not in config.teacher_dropout:
             raise ValueError(f"teacher_layers and teacher_dropout need an entry for {modality!r}")
         self.modality = modality

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from .config import MODALITIES, ModelConfig
+from ..layout import MODALITIES
+from .config import ModelConfig
 from .encoders import TeacherEncoder, TextEncoder, check_frames, make_stack
 from .layers import MLPHead
 

@@ -7,7 +7,8 @@ from typing import Any, Mapping
 
 from ..losses import LossConfig
 from ..variants import VARIANTS
-from .config import ModelConfig, _merge
+from ..config import deep_merge
+from .config import ModelConfig
 
 
 def apply_variant(name: str, model: ModelConfig | Mapping[str, Any] | None = None,
@@ -18,5 +19,5 @@ def apply_variant(name: str, model: ModelConfig | Mapping[str, Any] | None = Non
     base_model = model.to_dict() if isinstance(model, ModelConfig) else dict(model or {})
     base_loss = loss.to_dict() if isinstance(loss, LossConfig) else dict(loss or {})
     overrides = copy.deepcopy(VARIANTS[name])
-    return (ModelConfig.from_dict(_merge(base_model, overrides["model"])),
+    return (ModelConfig.from_dict(deep_merge(base_model, overrides["model"])),
             LossConfig.from_dict({**base_loss, **overrides["loss"]}))
