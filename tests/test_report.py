@@ -198,3 +198,7 @@ def test_report_page_renders_in_headless_chromium(run, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     assert "Results" in dom and "tiny" in dom, dom[:2000]
+    # The page's scripts ran: the menu, the workflow description (report/workflow.rst) and the rule graph,
+    # drawn by vega-embed (its action menu), are in the rendered document.
+    for shown in ("Workflow", "Statistics", "section holds, per dataset", "Open in Vega Editor"):
+        assert shown in dom, shown
