@@ -9,7 +9,7 @@ max_len: durations log-normal with a median of 3.5 s (MOSI's segments average ab
 acoustic frames per second (500 / 375 frames = 33 s, MOSI's longest), text 8-50 tokens. The text encoder is the
 packaged all-MiniLM-L6-v2 (bert-base-uncased is not available offline here and costs roughly 4-5x more in the
 text part). One step = forward, loss (L_task + L_va + L_ICL), backward and an Adam step, on the batches the
-training loader makes (``mfon.training.Loaders``).
+training loader makes (``mfon.training.SplitBatches``).
 
 CPU configurations, each step timed in turn (A/B interleaved, same batches), median over the rounds:
   mfon fixed, optimised    batch padded to its longest clip, stored teacher vectors, --threads threads,
@@ -49,7 +49,7 @@ from mfon.data import SplitData  # noqa: E402
 from mfon.losses import MFONLoss  # noqa: E402
 from mfon.models import CrossModalEncoder, ModelConfig, TeacherEncoder, build_model, distillation_targets, \
     parameter_groups  # noqa: E402
-from mfon.training import Loaders, teacher_vectors  # noqa: E402
+from mfon.training import SplitBatches, teacher_vectors  # noqa: E402
 
 MOSI = {"d_model": 768, "d_visual": 20, "d_acoustic": 5, "max_len": {"text": 50, "visual": 500, "acoustic": 375},
         "text_model": "packaged:all-MiniLM-L6-v2"}
@@ -101,7 +101,7 @@ class Run:
         self.bf16, self.fused = bf16, fused
         config = ModelConfig.from_dict({**MOSI, "fidelity": fidelity})
         pad_to_max = fidelity == "paper" or not optimised
-        self.loaders = Loaders({"train": data}, MOSI["max_len"], batch, pad_to_max=pad_to_max)
+        self.loaders = SplitBatches({"train": data}, MOSI["max_len"], batch, pad_to_max=pad_to_max)
         self.batches = None
         self.setup_seconds = 0.0
         if kind.startswith("teacher"):

@@ -90,7 +90,7 @@ def _batches(n: int, batch_size: int, generator: torch.Generator | None,
 
 
 @dataclass
-class Loaders:
+class SplitBatches:
     """Splits in memory plus how to batch them.
 
     ``pad_to_max``: pad every batch to ``max_len`` (paper fidelity: its triangular mask depends on it) or only
@@ -180,8 +180,8 @@ class Recipe:
 
 # ------------------------------------------------------------------------------------------------------------ loop
 @torch.no_grad()
-def predict(model: torch.nn.Module, forward: Callable, loaders: Loaders, split: str, device: torch.device,
-            bf16: bool = False) -> np.ndarray:
+def predict_split(model: torch.nn.Module, forward: Callable, loaders: SplitBatches, split: str, device: torch.device,
+                  bf16: bool = False) -> np.ndarray:
     model.eval()
     out = []
     for batch in loaders.batches(split):
@@ -256,7 +256,7 @@ def run_fingerprint(**parts) -> str:
 
 
 def fit(model: torch.nn.Module, *, loss_terms: Callable[[dict], dict[str, torch.Tensor]], forward: Callable,
-        optimizer: torch.optim.Optimizer, loaders: Loaders, epochs: int, grad_accum: int, accumulation: str,
+        optimizer: torch.optim.Optimizer, loaders: SplitBatches, epochs: int, grad_accum: int, accumulation: str,
         patience: int | None, device: torch.device, bf16: bool, seed: int, metric_family: str,
         on_train: Callable[[], None] | None = None, flush_remainder: bool = True, recipe: Recipe = Recipe(),
         resume: ResumeState | None = None) -> tuple[list[dict], int]:
@@ -315,7 +315,7 @@ def fit(model: torch.nn.Module, *, loss_terms: Callable[[dict], dict[str, torch.
         optimizer.zero_grad(set_to_none=True)  # discarded remainder (flush_remainder=False)
         if not np.isfinite(sums.get("total", 0.0)):
             raise MfonError(f"training diverged at epoch {epoch}: loss is {sums['total']}")
-        preds = predict(model, forward, loaders, "valid", device, bf16)
+        preds = predict_split(model, forward, loaders, "valid", device, bf16)
         valid_mse = float(np.mean((preds - valid_truth) ** 2))
         if scheduler is not None and recipe.lr_schedule == "plateau":
             scheduler.step(valid_mse)
@@ -429,7 +429,7 @@ def load_mfon_model(path: Path, *, sources: FeatureSources | None = None) -> tup
     return model, state
 
 
-def _write_outputs(out_dir: Path, loaders: Loaders, preds: dict[str, np.ndarray], history: list[dict],
+def _write_outputs(out_dir: Path, loaders: SplitBatches, preds: dict[str, np.ndarray], history: list[dict],
                    metric_family: str, info: dict) -> dict:
     metric = metrics_for(metric_family)
     rows, metrics = [], {}
@@ -477,7 +477,7 @@ def train_teacher(sources: FeatureSources, modality: str, *, model: dict, traini
     config = ModelConfig.from_dict({**model, f"d_{modality}": feature_dims(sources, (modality,))[modality],
                                     "modalities": [modality], "guide": modality})
     paper = config.fidelity == "paper"
-    loaders = Loaders(splits, max_len, training["batch_size"], target=target, pad_to_max=paper)
+    loaders = SplitBatches(splits, max_len, training["batch_size"], target=target, pad_to_max=paper)
     teacher = TeacherEncoder(config, modality).to(device)
     optimizer = torch.optim.Adam(teacher.parameters(), lr=training["lr"], weight_decay=training["weight_decay"],
                                  amsgrad=training["amsgrad"])
@@ -497,7 +497,7 @@ def train_teacher(sources: FeatureSources, modality: str, *, model: dict, traini
                               accumulation="sum" if paper else "mean", flush_remainder=not paper,
                               patience=training["early_stopping_patience"], device=device, bf16=bf16, seed=seed,
                               metric_family=metric_family, resume=resume)
-    preds = {s: predict(teacher, forward, loaders, s, device, bf16) for s in ("valid", "test")}
+    preds = {s: predict_split(teacher, forward, loaders, s, device, bf16) for s in ("valid", "test")}
     info = _run_info(device, bf16, threads)
     save_checkpoint(out_dir / "checkpoint.pt", kind="teacher", model=teacher.cpu(), config=run_config,
                     provenance=sources.provenance((modality,)), standardizer=standardizer, extra={"run": info})
@@ -666,7 +666,7 @@ def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dic
     config = ModelConfig.from_dict({**model, **{f"d_{m}": d for m, d in dims.items()}})
     paper = config.fidelity == "paper"
     recipe = Recipe.from_training(training, config.fidelity)
-    loaders = Loaders(splits, max_len, training["batch_size"], pad_to_max=paper,
+    loaders = SplitBatches(splits, max_len, training["batch_size"], pad_to_max=paper,
                       bucket_by_length=bool(training.get("bucket_by_length", False)))
     net = build_model(config).to(device)
     objective = MFONLoss(loss)
@@ -708,7 +708,7 @@ def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dic
                               accumulation="sum" if paper else "mean", flush_remainder=not paper,
                               patience=training["early_stopping_patience"], device=device, bf16=bf16, seed=seed,
                               metric_family=metric_family, recipe=recipe, resume=resume)
-    preds = {s: predict(net, forward, loaders, s, device, bf16) for s in eval_splits}
+    preds = {s: predict_split(net, forward, loaders, s, device, bf16) for s in eval_splits}
     info = _run_info(device, bf16, threads)
     save_checkpoint(out_dir / "checkpoint.pt", kind="mfon", model=net.cpu(), config=run_config,
                     provenance=sources.provenance(used), standardizer=standardizer, extra={"run": info})

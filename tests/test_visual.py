@@ -14,10 +14,8 @@ import importlib.util
 import pickle
 import sys
 import types
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -30,6 +28,8 @@ from mfon.features.pyfeat import PyFeatExtractor
 from mfon.features.registry import create_extractor
 from mfon.features.video_frames import downscale
 from mfon.media import probe
+
+from mediafactory import write_frames
 
 cv2 = pytest.importorskip("cv2")
 
@@ -91,21 +91,12 @@ def swap_sides(values: np.ndarray) -> np.ndarray:
 
 def write_faceless_clip(path: Path, seconds: float = 1.0, fps: int = 10, size=(96, 64)) -> Path:
     """A small H.264 clip of moving gradients (no face), so some tests run without the shared media."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        stream.time_base = Fraction(1, fps)
-        for i in range(int(seconds * fps)):
-            img = np.zeros((size[1], size[0], 3), np.uint8)
-            img[..., 1] = (np.arange(size[0]) * 3 + i * 9) % 256
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    frames = []
+    for i in range(int(seconds * fps)):
+        img = np.zeros((size[1], size[0], 3), np.uint8)
+        img[..., 1] = (np.arange(size[0]) * 3 + i * 9) % 256
+        frames.append(img)
+    return write_frames(path, frames, fps)
 
 
 @pytest.fixture(scope="module")

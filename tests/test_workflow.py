@@ -260,11 +260,17 @@ FAKE_SLURM = {
 }
 
 
-def test_slurm_profile_requests_gpus_for_training_only(run, tmp_path):
+def _slurm_copy(run, tmp_path):
+    """(workflow, a copy of the finished run, the environment of stand-in SLURM commands): failed (never-run)
+    jobs lose their outputs, so each SLURM test works on its own copy."""
     workflow, shared_workdir = run
-    workdir = tmp_path / "run"  # failed (never-run) jobs lose their outputs: work on a copy
+    workdir = tmp_path / "run"
     shutil.copytree(shared_workdir, workdir)
-    env = {**os.environ, **_fake_slurm(tmp_path)}
+    return workflow, workdir, {**os.environ, **_fake_slurm(tmp_path)}
+
+
+def test_slurm_profile_requests_gpus_for_training_only(run, tmp_path):
+    workflow, workdir, env = _slurm_copy(run, tmp_path)
     log = tmp_path / "submissions.log"
     targets = {"results/tiny/features/shards/visual_0of2.h5": "visual_features_shard",
                "results/tiny/teachers/visual/seed1111/checkpoint.pt": "train_teacher"}
@@ -338,10 +344,7 @@ def test_slurm_profile_demo_asks_for_no_gpu_and_small_jobs(tmp_path):
 
 
 def test_slurm_profile_runs_cheap_rules_on_the_submitting_host(run, tmp_path):
-    workflow, shared_workdir = run
-    workdir = tmp_path / "run"  # failed (never-run) jobs lose their outputs: work on a copy
-    shutil.copytree(shared_workdir, workdir)
-    env = {**os.environ, **_fake_slurm(tmp_path)}
+    workflow, workdir, env = _slurm_copy(run, tmp_path)
     submissions = tmp_path / "submissions.log"
 
     def under_slurm(*args):
