@@ -81,7 +81,7 @@ def final_targets(dataset):
     killed forced rerun are noticed while the tables still exist) and the tables."""
     experiment = DATASETS[dataset]["experiment"]
     runs = [path for v in dict.fromkeys(experiment["variants"] + experiment["ablation_variants"])
-            for s in experiment["seeds"] for path in layout.run_outputs(f"{run_folder(dataset, v)}/seed{s}").values()]
+            for s in experiment["seeds"] for path in layout.run_outputs(run_path(dataset, v, s)).values()]
     targets = [*[layout.features(dataset, m) for m in layout.MODALITIES], layout.clip_status(dataset), *runs,
                layout.table(dataset)]
     if experiment["ablation_variants"]:
@@ -139,7 +139,7 @@ def training_inputs(dataset, modalities):
             **{m: layout.features(dataset, m) for m in modalities}}
 
 
-def teacher_checkpoints(dataset, teachers, seed):
+def distillation_inputs(dataset, teachers, seed):
     """What a run distils from, named teacher_<modality>: in `fixed` fidelity each teacher's stored vectors
     (computed once per teacher and seed), in `paper` fidelity the checkpoints (run in train mode each step)."""
     if DATASETS[dataset]["model"]["fidelity"] == "paper":
@@ -151,7 +151,7 @@ def teacher_checkpoints(dataset, teachers, seed):
 def variant_inputs(w):
     run = variant_settings(settings(w), w.variant)
     return {**training_inputs(w.dataset, run["modalities"]),
-            **teacher_checkpoints(w.dataset, run["teachers"], w.seed)}
+            **distillation_inputs(w.dataset, run["teachers"], w.seed)}
 
 
 def search_enabled(dataset):
@@ -165,7 +165,7 @@ def search_seed(dataset):
 def full_model_inputs(dataset, seed):
     """Inputs of a full-model run (search trial, tuned run): every modality and the seed's teachers."""
     run = variant_settings(DATASETS[dataset], "mfon")
-    return {**training_inputs(dataset, run["modalities"]), **teacher_checkpoints(dataset, run["teachers"], seed)}
+    return {**training_inputs(dataset, run["modalities"]), **distillation_inputs(dataset, run["teachers"], seed)}
 
 
 def training_threads(w):
@@ -188,15 +188,15 @@ def table_inputs(which):
     """The metrics of every run a table summarises, named by variant."""
     def inputs(w):
         experiment = settings(w)["experiment"]
-        return {v: [f"{run_folder(w.dataset, v)}/seed{s}/metrics.json" for s in experiment["seeds"]]
+        return {v: [layout.run_outputs(run_path(w.dataset, v, s))["metrics"] for s in experiment["seeds"]]
                 for v in experiment[which]}
 
     return inputs
 
 
-def run_folder(dataset, variant):
-    """Where a variant's runs live; with a search, the full model's row is the retrained winner."""
-    return layout.variant_dir(dataset, variant, tuned=variant == "mfon" and search_enabled(dataset))
+def run_path(dataset, variant, seed):
+    """Where a variant's run of ``seed`` lives; with a search, the full model's row is the retrained winner."""
+    return layout.run_dir(dataset, variant, seed, tuned=variant == "mfon" and search_enabled(dataset))
 
 
 def search_trials(w):

@@ -61,7 +61,7 @@ rule training_overview:
 
 rule prediction_figure:
     input:
-        predictions=lambda w: [layout.run_outputs(f"{run_folder(w.dataset, w.variant)}/seed{s}")["predictions"]
+        predictions=lambda w: [layout.run_outputs(run_path(w.dataset, w.variant, s))["predictions"]
                                for s in settings(w)["experiment"]["seeds"]],
         code=code("make_figure.py"),
     output:

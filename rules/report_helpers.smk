@@ -11,7 +11,7 @@ def run_variants(dataset):
 
 def dataset_runs(dataset):
     """(variant, seed, run folder) of every MFON run of the dataset's tables."""
-    return [(v, s, f"{run_folder(dataset, v)}/seed{s}")
+    return [(v, s, run_path(dataset, v, s))
             for v in run_variants(dataset) for s in DATASETS[dataset]["experiment"]["seeds"]]
 
 
@@ -35,7 +35,7 @@ def run_inputs(w):
 
 def tsne_runs(dataset):
     seed = DATASETS[dataset]["experiment"]["seeds"][0]
-    return {v: layout.run_analysis_file(f"{run_folder(dataset, v)}/seed{seed}", "representations")
+    return {v: layout.run_analysis_file(run_path(dataset, v, seed), "representations")
             for v in ANALYSIS["tsne_variants"]}
 
 
