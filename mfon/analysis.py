@@ -122,12 +122,17 @@ def paper_table_rows(table_csv: Path) -> tuple[list[str], list[list[str]], str]:
     return header, body, note
 
 
+def markdown_table(header: list[str], body: list[list[str]], note: str) -> str:
+    """The rows of :func:`paper_table_rows` as a Markdown table with its footnote (the README prints the same)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+             *("| " + " | ".join(cells) + " |" for cells in body), "", note]
+    return "\n".join(lines) + "\n"
+
+
 def paper_table(table_csv: Path, out_md: Path, out_html: Path | None = None, *, title: str) -> str:
     """Write the paper-style table as Markdown (and as an HTML page for the report); returns the Markdown."""
     header, body, note = paper_table_rows(table_csv)
-    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-             *("| " + " | ".join(cells) + " |" for cells in body), "", note]
-    text = "\n".join(lines) + "\n"
+    text = f"### {title}\n\n" + markdown_table(header, body, note)
     with atomic_path(out_md) as tmp:
         tmp.write_text(text, encoding="utf-8")
     if out_html is not None:
