@@ -17,6 +17,7 @@ settings always give the same values, hashes and rule params.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 from pathlib import Path
@@ -227,3 +228,11 @@ def config_hash(settings: Any) -> str:
     """SHA-256 of the canonical JSON form of ``settings`` (what made an artifact)."""
     blob = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()
+
+
+def unknown_dataset_message(name: str, known: list[str], *, config_file: str) -> str:
+    """Why a target of dataset ``name`` cannot be made: the configured names and the closest one."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (f"unknown dataset {name!r}: the configured datasets are {', '.join(map(repr, known))}.{hint} "
+            f"A new dataset is listed under `datasets:` in {config_file} (README 'Run it on your data').")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from mfon import layout
 from mfon.codegraph import code_files
-from mfon.config import canonical, command_line_overrides, dataset_settings, validate_config
+from mfon.config import canonical, command_line_overrides, dataset_settings, unknown_dataset_message, validate_config
 from mfon.experiment import extraction_settings, search_trial_settings, teacher_settings, variant_settings
 from mfon.features.registry import extractor_module, extractor_modules
 from mfon.variants import VARIANTS
@@ -215,3 +215,20 @@ def mmsa_pickle(w):
             "see README 'Reproducing the paper'."
         )
     return path
+
+
+# A target under results/ of a dataset that is not configured: answer with the configured names and the closest
+# one, instead of Snakemake's bare "no rule to produce" (the pattern never matches a configured dataset's files).
+rule unknown_dataset:
+    output:
+        layout.RESULTS + "/{unknown_target}",
+    wildcard_constraints:
+        unknown_target=rf"(?!(?:{one_of(DATASETS)})[_/]).+",
+    input:
+        lambda w: raise_unknown_dataset(w.unknown_target),
+
+
+def raise_unknown_dataset(target):
+    """``target``: a path under results/; its dataset is its first folder, or the name before a table's kind."""
+    name = target.split("/")[0] if "/" in target else target.rsplit("_", 1)[0]
+    raise WorkflowError(unknown_dataset_message(name, list(DATASETS), config_file="config/config.yaml"))
