@@ -54,7 +54,8 @@ def read_label_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -
     Each row records its line number under :data:`LINE_FIELD`. A row with more or fewer fields than the header
     keeps its fields under the header's names it could fill and gets ``"_fields_problem"``, for
     :func:`check_row` to quarantine. A quoted value that runs over a line break refuses the sheet: that is
-    almost always an unterminated double quote, which would otherwise swallow the rows after it.
+    almost always an unterminated double quote, which would otherwise swallow the rows after it. So does a
+    header that names a column twice (which one holds the values would be a guess).
     """
     path = Path(path)
     if not path.is_file():
@@ -87,6 +88,12 @@ def read_label_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -
                 rows.append(row)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise SheetError(f"{path}: cannot be read as a UTF-8 CSV file ({exc})") from exc
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        where = "; ".join(f"{name!r} in columns "
+                          + " and ".join(str(i + 1) for i, c in enumerate(columns) if c == name) for name in repeated)
+        raise SheetError(f"{path}: the header names a column more than once ({where}): which one holds the values "
+                         f"is ambiguous. Rename or remove the repeated column")
     missing = [c for c in required if c not in columns]
     if missing:
         raise SheetError(f"{path}: missing required column(s) {missing}; found columns {columns}")
@@ -95,7 +102,7 @@ def read_label_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -
     seen: dict[tuple[str, str], str] = {}
     duplicates = []
     for row in rows:
-        ident = (row["video_id"].strip(), row["clip_id"].strip())
+        ident = (row["video_id"], row["clip_id"])
         if ident in seen:
             duplicates.append(f"{ident[0]}/{ident[1]} (lines {seen[ident]} and {row[LINE_FIELD]})")
         else:
@@ -117,6 +124,9 @@ def _unsafe_id_reason(name: str, value: str) -> str | None:
         return f"{name} {value!r} contains {bad!r} and could escape the dataset root"
     if KEY_SEPARATOR in value:
         return f"{name} {value!r} contains the key separator {KEY_SEPARATOR!r}"
+    if value != value.strip():
+        return (f"{name} {value!r} begins or ends with white space: ids are used exactly as written, as folder "
+                f"and file names under Raw/. Remove the spaces in the sheet (and in the folder or file name)")
     return None
 
 
@@ -146,6 +156,12 @@ def media_path_reason(root: Path, video_id: str, clip_id: str, media_extension: 
         reason = _unsafe_id_reason(name, value)
         if reason:
             return None, reason
+    key = clip_key(video_id, clip_id)
+    if not key.find(KEY_SEPARATOR) == key.rfind(KEY_SEPARATOR) == len(video_id):
+        # "a$_" + "b" and "a" + "_$b" both give "a$_$_$b": such a key would not name one clip.
+        return None, (f"video_id {video_id!r} and clip_id {clip_id!r} join to the key {key!r}, which other ids "
+                      f"could join to as well: an id must not end (video_id) or begin (clip_id) with part of the "
+                      f"separator {KEY_SEPARATOR!r}")
     media = Path(root) / "Raw" / video_id / f"{clip_id}.{media_extension}"
     # Defence in depth: the checks above already forbid separators, but never trust a path from data.
     # Lexical check (not resolve()): symlinked media folders are a legitimate layout.
@@ -157,7 +173,7 @@ def media_path_reason(root: Path, video_id: str, clip_id: str, media_extension: 
 def check_row(row: dict[str, str], root: Path, label_range: tuple[float, float], splits: list[str],
               media_extension: str) -> tuple[dict, str | None]:
     """Validate one sheet row; returns (manifest row without probe fields, reason it is rejected or None)."""
-    video_id, clip_id = row["video_id"].strip(), row["clip_id"].strip()
+    video_id, clip_id = row["video_id"], row["clip_id"]  # as written: a padded id is refused, not trimmed
     out = {"key": clip_key(video_id, clip_id), "video_id": video_id, "clip_id": clip_id,
            "mode": row["mode"].strip(), "text": row["text"].strip()}
     if row.get("_fields_problem"):

@@ -338,7 +338,7 @@ def sheet_clips(sheet: Path, root: Path | None = None, media_extension: str = "m
     root = Path(root) if root is not None else sheet.parent
     clips = []
     for row in read_label_sheet(sheet, required=("video_id", "clip_id", "text")):
-        video_id, clip_id = row["video_id"].strip(), row["clip_id"].strip()
+        video_id, clip_id = row["video_id"], row["clip_id"]
         path, reason = media_path_reason(root, video_id, clip_id, media_extension)
         reason = row.get("_fields_problem") or (f"line {row[LINE_FIELD]}: {reason}" if reason else "")
         clips.append({"video_id": video_id, "clip_id": clip_id, "video": str(path) if path else "",

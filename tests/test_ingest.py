@@ -212,3 +212,41 @@ def test_every_data_row_is_in_the_manifest_or_rejected(tmp_path):
     result = run(tmp_path)
     keys = [r["key"] for r in result.manifest] + [r["key"] for r in result.rejected]
     assert sorted(keys) == [f"v$_${i}" for i in range(1, 6)]
+
+
+# ------------------------------------------------------------------ headers and ids that would mislabel clips
+def test_a_header_that_repeats_a_column_refuses_the_sheet(tmp_path):
+    # Without the check the second `label` silently wins: 1.5 would be stored as -3.
+    write_clip(tmp_path / "Raw" / "v" / "1.mp4", 0.5)
+    (tmp_path / "label.csv").write_text("video_id,clip_id,text,label,mode,label\nv,1,fine,1.5,train,-3\n",
+                                        encoding="utf-8")
+    with pytest.raises(SheetError, match=r"label.csv: the header names a column more than once \('label' in "
+                                         r"columns 4 and 6\)"):
+        run(tmp_path)
+
+
+def test_ids_that_join_to_the_same_key_are_both_quarantined(tmp_path):
+    # ("a$_", "b") and ("a", "_$b") both join to "a$_$_$b": each row is refused, neither can shadow the other.
+    for video_id, clip_id in (("a$_", "b"), ("a", "_$b"), ("v", "1")):
+        write_clip(tmp_path / "Raw" / video_id / f"{clip_id}.mp4", 0.5)
+    write_sheet(tmp_path, [{"video_id": "a$_", "clip_id": "b"}, {"video_id": "a", "clip_id": "_$b"},
+                           {"video_id": "v", "clip_id": "1"}])
+    result = run(tmp_path)
+    assert [r["key"] for r in result.manifest] == ["v$_$1"]
+    rejected = [(r["video_id"], r["clip_id"], r["reason"]) for r in result.rejected]
+    assert [(v, c) for v, c, _ in rejected] == [("a$_", "b"), ("a", "_$b")]
+    for video_id, clip_id, reason in rejected:
+        assert reason.startswith(f"video_id {video_id!r} and clip_id {clip_id!r} join to the key 'a$_$_$b'")
+
+
+def test_an_id_with_surrounding_spaces_is_refused_not_trimmed(tmp_path):
+    # The clip exists under its padded name; trimming would report it missing at Raw/padded/2.mp4.
+    write_clip(tmp_path / "Raw" / " padded " / "2.mp4", 0.5)
+    write_clip(tmp_path / "Raw" / "v" / "1.mp4", 0.5)
+    write_sheet(tmp_path, [{"video_id": " padded ", "clip_id": "2"}, {"video_id": "v", "clip_id": "1"}])
+    result = run(tmp_path)
+    assert [r["key"] for r in result.manifest] == ["v$_$1"]
+    (row,) = result.rejected
+    assert (row["video_id"], row["key"]) == (" padded ", " padded $_$2")
+    assert row["reason"].startswith("video_id ' padded ' begins or ends with white space: ids are used exactly "
+                                    "as written")
