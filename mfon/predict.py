@@ -379,7 +379,8 @@ def predict_batch(predictor: Predictor, clips: list[dict]) -> list[dict]:
                 row.update({f"seed{s}": round(v, 6) for s, v in result.get("seeds", {}).items()})
                 row.update({f"teacher_{m}": round(v, 6) for m, v in result.get("teachers", {}).items()})
         if reason:
-            log.warning("%s: %s", clip["video"] or clip["clip_id"], reason)
+            named = clip["video"] or clip["clip_id"]
+            log.warning("%s", reason if named in reason else f"{named}: {reason}")  # the path once
             row.update(status="failed", reason=reason)
         rows.append(row)
     return rows
