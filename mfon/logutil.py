@@ -138,7 +138,9 @@ class Progress:
 
 
 def run_step(func, /, *args, **kwargs):
-    """Run a pipeline step; an MfonError ends the job with its message (no traceback), other errors propagate."""
+    """Run a pipeline step; an MfonError ends the job with its message (no traceback). An operating-system
+    error (permission denied, a read-only folder, a missing file) ends it with a one-line reason on the
+    console and its traceback in the log; other errors propagate."""
     from .errors import MfonError
 
     try:
@@ -146,4 +148,10 @@ def run_step(func, /, *args, **kwargs):
     except MfonError as exc:
         logging.getLogger("mfon").error("%s", exc)
         print(f"ERROR: {exc}", file=_console)
+        raise SystemExit(1) from None
+    except OSError as exc:
+        logging.getLogger("mfon").exception("operating-system error")
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ERROR: {where}{exc.strerror or exc} ({type(exc).__name__}; the traceback is in the job's log). "
+              f"Check the folder's permissions and free space, then rerun", file=_console)
         raise SystemExit(1) from None

@@ -42,3 +42,26 @@ def test_progress_reaches_the_console_and_native_noise_the_log_once(tmp_path):
     assert "(4 repeated lines of native-library output left out)" in text, text
     assert "a detail for the log only" in text and "visual features: 2/2" in text
     assert "ERROR mfon: clip v1/3: the transcript is empty" in text
+
+
+def test_an_operating_system_error_prints_its_one_line_reason_on_the_console(tmp_path):
+    # A read-only results folder: the job's PermissionError must reach the console, not only its log.
+    results = tmp_path / "results"
+    results.mkdir(mode=0o555)
+    log, out = tmp_path / "logs" / "demo" / "clip_status.log", results / "clip_status.tsv"
+    job = textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(PROJECT_ROOT)!r})
+        from mfon.logutil import run_step, setup_logging
+        from mfon.tsv import write_tsv
+        setup_logging({str(log)!r})
+        if os.geteuid() == 0:
+            os.setuid(65534)  # as a user: root would ignore the folder's mode
+        run_step(write_tsv, {str(out)!r}, [], ["key"])
+    """)
+    proc = subprocess.run([sys.executable, "-c", job], capture_output=True, text=True, timeout=60)
+    results.chmod(0o755)
+    assert proc.returncode == 1, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(f"ERROR: {results}") and "Permission denied (PermissionError;" in line, line
+    assert "Traceback" in log.read_text() and "PermissionError" in log.read_text()
