@@ -32,6 +32,8 @@ MANIFEST_COLUMNS = ["key", "video_id", "clip_id", "mode", "label", *OPTIONAL_COL
 REJECTED_COLUMNS = ["key", "video_id", "clip_id", "mode", "stage", "reason"]
 PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 KEY_SEPARATOR = "$_$"  # MMSA's id convention: "<video_id>$_$<clip_id>"
+PROBE_BATCH = 1024
+LOGGED_EXAMPLES = 10  # rejected rows written to the log one by one; rejected.tsv lists every one
 
 
 def clip_key(video_id: str, clip_id: str) -> str:
@@ -205,29 +207,32 @@ def ingest(label_sheet: Path, root: Path, *, label_range=(-3.0, 3.0), splits=("t
     """Validate the sheet and probe every clip's media. Returns kept and rejected rows."""
     root = Path(root)
     rows = read_label_sheet(label_sheet)
-    log.info("%s: %d rows", label_sheet, len(rows))
-    checked = [check_row(r, root, tuple(label_range), list(splits), media_extension) for r in rows]
-    rejected = [{**row, "stage": "ingest", "reason": reason} for row, reason in checked if reason]
-    candidates = [row for row, reason in checked if not reason]
+    n_rows = len(rows)
+    log.info("%s: %d rows", label_sheet, n_rows)
+    rejected, candidates = [], []
+    for i, raw in enumerate(rows):
+        row, reason = check_row(raw, root, tuple(label_range), list(splits), media_extension)
+        rows[i] = None  # each sheet row is let go once checked: a large sheet is not held twice
+        _sort_row(row, reason, "ingest", candidates, rejected)
+    del rows
 
     def probe_one(row: dict) -> tuple[dict, str | None]:
         try:
             info = probe(Path(row["media_path"]), require_video=require_video, require_audio=require_audio)
         except ClipError as exc:
             return row, str(exc)
-        return {**row, **{k: info.as_dict()[k] for k in PROBE_COLUMNS}}, None
+        row.update({k: info.as_dict()[k] for k in PROBE_COLUMNS})
+        return row, None
 
     progress = Progress(len(candidates), "probing clips")
     kept = []
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for row, reason in pool.map(probe_one, candidates):
-            progress.step()
-            if reason:
-                rejected.append({**row, "stage": "probe", "reason": reason})
-            else:
-                kept.append(row)
-    for row in rejected:
-        log.warning("rejected %s: %s", row["key"], row["reason"])
+        for start in range(0, len(candidates), PROBE_BATCH):  # pool.map holds a future per item it is given
+            for row, reason in pool.map(probe_one, candidates[start:start + PROBE_BATCH]):
+                progress.step()
+                _sort_row(row, reason, "probe", kept, rejected)
+    del candidates
+    log_rejected(rejected, n_rows)
     if rejected and on_bad_clip == "fail":
         listing = "\n".join(f"  {r['key']}: {r['reason']}" for r in rejected[:20])
         more = f"\n  ... and {len(rejected) - 20} more" if len(rejected) > 20 else ""
@@ -238,6 +243,44 @@ def ingest(label_sheet: Path, root: Path, *, label_range=(-3.0, 3.0), splits=("t
                             f"({reason_counts(rejected)})", rejected)
     log.info("kept %d clips, rejected %d", len(kept), len(rejected))
     return IngestResult(manifest=kept, rejected=rejected)
+
+
+# Peak memory of ingest, measured (benchmarks/ingest_scale.py): about 110 MB, plus 1 KB per row (its dicts),
+# plus 3 bytes per byte of the sheet (its strings, the tables written). Declared with a 25 % margin.
+INGEST_BASE_MB, INGEST_MB_PER_ROW, INGEST_MB_PER_SHEET_MB, INGEST_MARGIN = 110, 1.05e-3, 3.2, 1.25
+
+
+def ingest_mem_mb(label_sheet: str | Path, floor_mb: int = 1000) -> int:
+    """Memory (MB) an ingest of ``label_sheet`` needs, from its size and line count (``floor_mb`` if missing)."""
+    path = Path(label_sheet)
+    if not path.is_file():
+        return floor_mb
+    lines = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            lines += chunk.count(b"\n")
+    need = INGEST_BASE_MB + INGEST_MB_PER_ROW * lines + INGEST_MB_PER_SHEET_MB * path.stat().st_size / 1e6
+    return max(floor_mb, math.ceil(INGEST_MARGIN * need))
+
+
+def _sort_row(row: dict, reason: str | None, stage: str, kept: list[dict], rejected: list[dict]) -> None:
+    """Append a checked row to ``rejected`` (with the stage and reason) or to ``kept``."""
+    if reason:
+        row.update(stage=stage, reason=reason)
+        rejected.append(row)
+    else:
+        kept.append(row)
+
+
+def log_rejected(rejected: list[dict], n_rows: int) -> None:
+    """A summary of the rejected rows in the log: counts per kind of reason and the first few examples."""
+    if not rejected:
+        return
+    log.warning("rejected %d of %d rows: %s", len(rejected), n_rows, reason_counts(rejected))
+    for row in rejected[:LOGGED_EXAMPLES]:
+        log.warning("rejected %s: %s", row["key"], row["reason"])
+    if len(rejected) > LOGGED_EXAMPLES:
+        log.warning("... and %d more: rejected.tsv lists every one with its reason", len(rejected) - LOGGED_EXAMPLES)
 
 
 class IngestRefused(SheetError):
