@@ -34,8 +34,52 @@ SECTIONS = ("ingest", "extraction", "acoustic", "visual", "text", "model", "teac
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    return load_yaml(path)
+
+
+def load_yaml(path: str | Path) -> Any:
+    """A YAML file's content; a mapping that repeats a key is refused (YAML loaders let the last one win)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        repeated = _repeated_keys(yaml.compose(text, Loader=yaml.SafeLoader), "", set())
+        if repeated:
+            raise ConfigError(f"{path}: " + "; ".join(repeated) + ": the later one would silently replace the "
+                              f"earlier. Keep one (merge the two into one section)")
+        return yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+
+
+def refuse_repeated_keys(paths) -> None:
+    """Raise ConfigError for the first of ``paths`` (config files Snakemake has read) that repeats a key."""
+    for path in paths:
+        load_yaml(path)
+
+
+def _repeated_keys(node, prefix: str, seen_nodes: set[int]) -> list[str]:
+    """"key 'training' on lines 3 and 9" for each mapping key given twice, at any depth (``prefix``: its path)."""
+    if node is None or id(node) in seen_nodes:  # an alias repeats a node, not a key
+        return []
+    seen_nodes.add(id(node))
+    found = []
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            name = f"{prefix}{key_node.value}" if isinstance(key_node, yaml.ScalarNode) else None
+            line = key_node.start_mark.line + 1
+            if name is not None and key_node.tag != "tag:yaml.org,2002:merge":
+                if (key_node.tag, name) in lines:
+                    found.append(f"key {name!r} on lines {lines[key_node.tag, name]} and {line}")
+                else:
+                    lines[key_node.tag, name] = line
+            found += _repeated_keys(value_node, f"{name}." if name is not None else prefix, seen_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found += _repeated_keys(item, f"{prefix.rstrip('.')}[{i}].", seen_nodes)
+    return found
 
 
 def _with_defaults(validator_class):
@@ -45,8 +89,13 @@ def _with_defaults(validator_class):
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for name, sub in properties.items():
-                if isinstance(sub, dict) and "default" in sub and name not in instance:
+                if not (isinstance(sub, dict) and "default" in sub):
+                    continue
+                if name not in instance:
                     instance[name] = copy.deepcopy(sub["default"])
+                elif isinstance(instance[name], dict) and isinstance(sub["default"], dict):
+                    # `lr: {text: 0.1}` sets one group's rate: the other groups keep their defaults.
+                    instance[name] = deep_merge(sub["default"], instance[name])
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
@@ -204,9 +253,9 @@ def dataset_settings(config: dict, name: str, workdir: Path | str = ".", schema:
     path = Path(workdir) / config["datasets"][name]
     if not path.is_file():
         raise ConfigError(f"dataset file for {name!r} not found: {path}")
-    with open(path, encoding="utf-8") as fh:
-        own = conform(yaml.safe_load(fh) or {}, _fragment(schema, "dataset"), schema["definitions"])
-    _validate(own, _fragment(schema, "dataset"), str(path), fill_defaults=False)
+    own = conform(load_yaml(path) or {}, _fragment(schema, "dataset"), schema["definitions"])
+    # Checked alone first so that an error names this file; defaults fill in what a partial nested map leaves.
+    _validate(copy.deepcopy(own), _fragment(schema, "dataset"), str(path), fill_defaults=True)
     if own["name"] != name:
         raise ConfigError(f"{path}: `name: {own['name']}` does not match the dataset key {name!r} in config")
     merged = {key: value for key, value in own.items() if key not in SECTIONS}

@@ -16,13 +16,16 @@ No variable-length types are used: strings are fixed-length UTF-8 byte strings, 
 fixed-length byte-string arrays, and nested settings are stored as JSON text.
 Files are written under a temporary name and renamed when complete; a write that fails because the disk,
 the quota or a file-size limit is full removes the temporary file and says which file it was.
-A read that fails (a damaged chunk, a checksum mismatch) raises :class:`FeatureReadError` naming the file,
-the clip and the dataset; :func:`verify` reads every dataset of a file.
+A read that fails (a damaged chunk, a checksum mismatch, a damaged B-tree or object header) raises
+:class:`FeatureReadError` naming the file, the clip and the dataset where known. The root's and each clip's
+attributes carry a SHA-256 of themselves (``attrs_sha256``); :func:`verify` reads every dataset and checks
+every such checksum.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 from contextlib import contextmanager
@@ -39,6 +42,7 @@ from .errors import MfonError
 SCHEMA_VERSION = 1
 ROOT_ATTRIBUTES = ("schema_version", "modality", "dataset", "created_utc", "config_hash", "settings_json",
                    "versions_json", "manifest_sha256", "n_clips")
+ATTRS_CHECKSUM = "attrs_sha256"  # of a group's other attributes (names and values), see attrs_checksum
 
 
 def _encode(value: Any) -> Any:
@@ -70,6 +74,38 @@ class FeatureReadError(MfonError):
     """A stored dataset cannot be read back: the file is damaged."""
 
 
+REMEDY = "Delete the file and rerun to extract it again"
+# What h5py raises when a file's structure is damaged: KeyError ("wrong B-tree signature"), RuntimeError,
+# OSError ("incorrect metadata checksum"), ValueError (a garbled type or a name that is not UTF-8), and
+# TypeError / AttributeError when a damaged header turns a dataset into another kind of object.
+DAMAGE_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, AttributeError)
+
+
+@contextmanager
+def reading(path: str | Path, what: str) -> Iterator[None]:
+    """h5py's failures inside the block as :class:`FeatureReadError`: ``"<path>: <what> cannot be read ..."``."""
+    try:
+        yield
+    except MfonError:
+        raise
+    except DAMAGE_ERRORS as exc:
+        detail = str(exc).strip("'\"").splitlines()[0] if str(exc) else type(exc).__name__
+        raise FeatureReadError(f"{path}: {what} cannot be read, the file is damaged ({detail}). {REMEDY}") \
+            from exc
+
+
+def attrs_checksum(attrs: dict[str, Any]) -> str:
+    """SHA-256 of decoded attributes (names and values; ``attrs_sha256`` itself left out)."""
+    plain = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in attrs.items() if k != ATTRS_CHECKSUM}
+    blob = json.dumps(plain, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _seal(attrs: h5py.AttributeManager) -> None:
+    """Store the checksum of ``attrs`` among them (after every other attribute is written)."""
+    attrs[ATTRS_CHECKSUM] = _encode(attrs_checksum(decode_attrs(attrs)))
+
+
 class DiskFullError(MfonError):
     """A feature file could not be written because the disk, the quota or a file-size limit is full."""
 
@@ -78,7 +114,8 @@ FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
 def decode_attrs(attrs: h5py.AttributeManager) -> dict[str, Any]:
-    return {k: _decode(v) for k, v in attrs.items()}
+    # A name that is not UTF-8 (a damaged file) comes as bytes: kept readable, it fails the checksum.
+    return {k.decode("utf-8", "surrogateescape") if isinstance(k, bytes) else k: _decode(v) for k, v in attrs.items()}
 
 
 class FeatureFileWriter:
@@ -112,6 +149,7 @@ class FeatureFileWriter:
             group.create_dataset(name, data=array, **opts, **self._checksum)
         for name, value in (attrs or {}).items():
             group.attrs[name] = _encode(value)
+        _seal(group.attrs)
         self.n_clips += 1
 
     def copy_clip_from(self, source: "h5py.Group | ClipGroup", key: str) -> None:
@@ -222,6 +260,7 @@ def write_feature_file(path: str | Path, compression_level: int = 4) -> Iterator
             writer = FeatureFileWriter(h5, compression_level, on_write=lambda: _check(guard, path))
             yield writer
             h5.attrs["n_clips"] = writer.n_clips
+            _seal(h5.attrs)
         _check(guard, path)
 
 
@@ -236,24 +275,31 @@ class CheckedDataset:
     def __init__(self, path: Path, key: str, name: str, dataset: h5py.Dataset):
         self._path, self._key, self._name, self._dataset = path, key, name, dataset
 
+    def _reading(self):
+        return reading(self._path, f"clip {self._key}: dataset {self._name!r}")
+
     @property
     def shape(self) -> tuple[int, ...]:
-        return self._dataset.shape
+        with self._reading():
+            return self._dataset.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self._dataset.dtype
+        with self._reading():
+            return self._dataset.dtype
+
+    @property
+    def fletcher32(self) -> bool:
+        with self._reading():
+            return self._dataset.fletcher32
 
     def __len__(self) -> int:
-        return len(self._dataset)
+        with self._reading():
+            return len(self._dataset)
 
     def __getitem__(self, selection: Any) -> Any:
-        try:
+        with self._reading():
             return self._dataset[selection]
-        except OSError as exc:
-            raise FeatureReadError(
-                f"{self._path}: clip {self._key}: dataset {self._name!r} cannot be read, the file is damaged "
-                f"({str(exc).splitlines()[0]}). Delete the file and rerun to extract it again") from exc
 
 
 class ClipGroup:
@@ -261,28 +307,30 @@ class ClipGroup:
 
     def __init__(self, path: Path, key: str, group: h5py.Group):
         self.path, self.key, self.h5group = path, key, group
-        self.attrs = group.attrs
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The clip's attributes, decoded."""
+        with reading(self.path, f"clip {self.key}: its attributes"):
+            return decode_attrs(self.h5group.attrs)
 
     def __getitem__(self, name: str) -> CheckedDataset:
-        try:
+        with reading(self.path, f"clip {self.key}: dataset {name!r}"):
             dataset = self.h5group[name]
-        except OSError as exc:
-            raise FeatureReadError(f"{self.path}: clip {self.key}: dataset {name!r} cannot be opened, the file "
-                                   f"is damaged ({str(exc).splitlines()[0]})") from exc
+            if not isinstance(dataset, h5py.Dataset):
+                raise TypeError(f"{name!r} is a {type(dataset).__name__}, not a dataset")
         return CheckedDataset(self.path, self.key, name, dataset)
 
     def __contains__(self, name: str) -> bool:
-        return name in self.h5group
+        with reading(self.path, f"clip {self.key}: its datasets"):
+            return name in self.h5group
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
 
     def keys(self) -> list[str]:
-        try:
+        with reading(self.path, f"clip {self.key}: its datasets"):
             return list(self.h5group.keys())
-        except OSError as exc:
-            raise FeatureReadError(f"{self.path}: clip {self.key}: its datasets cannot be listed, the file is "
-                                   f"damaged ({str(exc).splitlines()[0]})") from exc
 
 
 class FeatureFile:
@@ -294,7 +342,12 @@ class FeatureFile:
             self._h5 = h5py.File(self.path, "r")
         except OSError as exc:
             raise MfonError(f"{self.path}: not a readable HDF5 feature file ({exc})") from exc
-        self.attrs = decode_attrs(self._h5.attrs)
+        try:
+            with reading(self.path, "its root attributes"):
+                self.attrs = decode_attrs(self._h5.attrs)
+        except FeatureReadError:
+            self._h5.close()
+            raise
         if self.attrs.get("schema_version") != SCHEMA_VERSION:
             raise MfonError(f"{self.path}: feature-file schema version {self.attrs.get('schema_version')!r}, "
                             f"this mfon reads version {SCHEMA_VERSION}")
@@ -308,27 +361,38 @@ class FeatureFile:
     def close(self) -> None:
         self._h5.close()
 
+    def _clips(self) -> h5py.Group:
+        clips = self._h5["clips"]
+        if not isinstance(clips, h5py.Group):
+            raise TypeError(f"'clips' is a {type(clips).__name__}, not a group")
+        return clips
+
     def keys(self) -> list[str]:
-        return list(self._h5["clips"].keys())
+        with reading(self.path, "its list of clips"):
+            return list(self._clips().keys())
 
     def __contains__(self, key: str) -> bool:
-        return key in self._h5["clips"]
+        with reading(self.path, "its list of clips"):
+            return key in self._clips()
 
     def __len__(self) -> int:
-        return len(self._h5["clips"])
+        with reading(self.path, "its list of clips"):
+            return len(self._clips())
 
     def group(self, key: str) -> ClipGroup:
-        try:
-            return ClipGroup(self.path, key, self._h5["clips"][key])
-        except OSError as exc:
-            raise FeatureReadError(f"{self.path}: clip {key}: its group cannot be opened, the file is damaged "
-                                   f"({str(exc).splitlines()[0]})") from exc
+        if key not in self:
+            raise MfonError(f"{self.path}: holds no clip {key}")
+        with reading(self.path, f"clip {key}: its group"):
+            group = self._clips()[key]
+            if not isinstance(group, h5py.Group):
+                raise TypeError(f"{key!r} is a {type(group).__name__}, not a group")
+        return ClipGroup(self.path, key, group)
 
     def clip(self, key: str) -> dict[str, Any]:
         """All arrays of a clip as numpy arrays, plus its attributes under ``"attrs"``."""
         group = self.group(key)
         out: dict[str, Any] = {name: group[name][()] for name in group}
-        out["attrs"] = decode_attrs(group.attrs)
+        out["attrs"] = group.attrs
         return out
 
     @property
@@ -347,40 +411,68 @@ class Verification:
     n_clips: int
     n_datasets: int
     unchecked: int        # datasets written without a checksum (files of an older mfon)
-    problems: list[str]   # one message per dataset (or clip group) that cannot be read
+    problems: list[str]   # one message per dataset, attribute set or clip group that cannot be read or is wrong
+    unchecked_attrs: int = 0  # groups (root, clips) whose attributes carry no checksum (files of an older mfon)
 
     def report(self, path: str | Path) -> str:
-        lines = [f"  verify: {self.n_datasets} datasets of {self.n_clips} clips read back, "
+        lines = [f"  verify: {self.n_datasets} datasets and the attributes of {self.n_clips} clips read back, "
                  + (f"{len(self.problems)} damaged" if self.problems else "all intact")]
         if self.unchecked:
             lines.append(f"  verify: {self.unchecked} datasets carry no checksum (written by an older mfon): damage "
                          f"to their bytes cannot be detected; rerun the step that wrote {path} to add them")
+        if self.unchecked_attrs:
+            lines.append(f"  verify: no attribute checksum in {self.unchecked_attrs} groups (written by an older "
+                         f"mfon): damage to their attributes cannot be detected; rerun the step that wrote {path} "
+                         f"to add them")
         lines += [f"  damaged: {p}" for p in self.problems]
         return "\n".join(lines)
 
 
+def _attrs_problem(path: Path, what: str, attrs: dict[str, Any]) -> str | None:
+    """Why ``attrs`` do not match their stored checksum (None when they do or carry none)."""
+    if ATTRS_CHECKSUM in attrs and attrs[ATTRS_CHECKSUM] != attrs_checksum(attrs):
+        names = ", ".join(repr(k) for k in sorted(attrs) if k != ATTRS_CHECKSUM)  # repr: a damaged name may not print
+        return f"{path}: {what} ({names}) do not match their checksum, the file is damaged. {REMEDY}"
+    return None
+
+
 def verify(path: str | Path) -> Verification:
-    """Read every dataset of every clip of ``path``; HDF5 checks each chunk's fletcher32 checksum on the way."""
+    """Read every dataset of every clip of ``path`` (HDF5 checks each chunk's fletcher32 checksum on the way)
+    and check the root's and every clip's attributes against their ``attrs_sha256``."""
+    path = Path(path)
     problems: list[str] = []
-    n_datasets = unchecked = 0
-    with FeatureFile(path) as ff:
-        keys = ff.keys()
-        for key in keys:
+    counts = {"n_clips": 0, "n_datasets": 0, "unchecked": 0, "unchecked_attrs": 0}
+    try:
+        with FeatureFile(path) as ff:
+            _verify_into(ff, problems, counts)
+    except MfonError as exc:  # the file cannot be opened, or its list of clips cannot be read
+        problems.append(str(exc))
+    return Verification(problems=problems, **counts)
+
+
+def _verify_into(ff: FeatureFile, problems: list[str], counts: dict[str, int]) -> None:
+    counts["unchecked_attrs"] += ATTRS_CHECKSUM not in ff.attrs
+    problems += filter(None, [_attrs_problem(ff.path, "its root attributes", ff.attrs)])
+    keys = ff.keys()
+    counts["n_clips"] = len(keys)
+    for key in keys:
+        try:
+            group = ff.group(key)
+            names = group.keys()
+            attrs = group.attrs
+        except FeatureReadError as exc:
+            problems.append(str(exc))
+            continue
+        counts["unchecked_attrs"] += ATTRS_CHECKSUM not in attrs
+        problems += filter(None, [_attrs_problem(ff.path, f"clip {key}: its attributes", attrs)])
+        for name in names:
+            counts["n_datasets"] += 1
             try:
-                group = ff.group(key)
-                names = group.keys()
+                dataset = group[name]
+                counts["unchecked"] += not dataset.fletcher32
+                dataset[()]
             except FeatureReadError as exc:
                 problems.append(str(exc))
-                continue
-            for name in names:
-                n_datasets += 1
-                try:
-                    dataset = group[name]
-                    unchecked += not group.h5group[name].fletcher32
-                    dataset[()]
-                except FeatureReadError as exc:
-                    problems.append(str(exc))
-    return Verification(n_clips=len(keys), n_datasets=n_datasets, unchecked=unchecked, problems=problems)
 
 
 def summarize(path: str | Path) -> str:

@@ -45,6 +45,7 @@ def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO,
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = []
     if log_path:
+        end_with_parent()  # a job's log path: this process is a pipeline job
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         Path(log_path).write_text("")
         handlers.append(logging.FileHandler(log_path, mode="a", encoding="utf-8"))
@@ -63,6 +64,30 @@ def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO,
     logging.basicConfig(level=level, handlers=handlers, force=True)
     if console is not None:
         logging.getLogger().addHandler(console)
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def end_with_parent() -> None:
+    """Ask the kernel to end this process (SIGTERM) when the process that started it is gone (Linux).
+
+    Snakemake starts a script job as its own child (its bash execs the interpreter), so a job whose Snakemake
+    was killed with SIGKILL, which leaves no chance to end its jobs, does not go on training on its own.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    try:
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent was gone before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _NativeStderr:
@@ -138,7 +163,9 @@ class Progress:
 
 
 def run_step(func, /, *args, **kwargs):
-    """Run a pipeline step; an MfonError ends the job with its message (no traceback), other errors propagate."""
+    """Run a pipeline step; an MfonError ends the job with its message (no traceback). An operating-system
+    error (permission denied, a read-only folder, a missing file) ends it with a one-line reason on the
+    console and its traceback in the log; other errors propagate."""
     from .errors import MfonError
 
     try:
@@ -146,4 +173,10 @@ def run_step(func, /, *args, **kwargs):
     except MfonError as exc:
         logging.getLogger("mfon").error("%s", exc)
         print(f"ERROR: {exc}", file=_console)
+        raise SystemExit(1) from None
+    except OSError as exc:
+        logging.getLogger("mfon").exception("operating-system error")
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ERROR: {where}{exc.strerror or exc} ({type(exc).__name__}; the traceback is in the job's log). "
+              f"Check the folder's permissions and free space, then rerun", file=_console)
         raise SystemExit(1) from None

@@ -32,6 +32,8 @@ MANIFEST_COLUMNS = ["key", "video_id", "clip_id", "mode", "label", *OPTIONAL_COL
 REJECTED_COLUMNS = ["key", "video_id", "clip_id", "mode", "stage", "reason"]
 PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 KEY_SEPARATOR = "$_$"  # MMSA's id convention: "<video_id>$_$<clip_id>"
+PROBE_BATCH = 1024
+LOGGED_EXAMPLES = 10  # rejected rows written to the log one by one; rejected.tsv lists every one
 
 
 def clip_key(video_id: str, clip_id: str) -> str:
@@ -54,7 +56,8 @@ def read_label_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -
     Each row records its line number under :data:`LINE_FIELD`. A row with more or fewer fields than the header
     keeps its fields under the header's names it could fill and gets ``"_fields_problem"``, for
     :func:`check_row` to quarantine. A quoted value that runs over a line break refuses the sheet: that is
-    almost always an unterminated double quote, which would otherwise swallow the rows after it.
+    almost always an unterminated double quote, which would otherwise swallow the rows after it. So does a
+    header that names a column twice (which one holds the values would be a guess).
     """
     path = Path(path)
     if not path.is_file():
@@ -87,6 +90,12 @@ def read_label_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -
                 rows.append(row)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise SheetError(f"{path}: cannot be read as a UTF-8 CSV file ({exc})") from exc
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        where = "; ".join(f"{name!r} in columns "
+                          + " and ".join(str(i + 1) for i, c in enumerate(columns) if c == name) for name in repeated)
+        raise SheetError(f"{path}: the header names a column more than once ({where}): which one holds the values "
+                         f"is ambiguous. Rename or remove the repeated column")
     missing = [c for c in required if c not in columns]
     if missing:
         raise SheetError(f"{path}: missing required column(s) {missing}; found columns {columns}")
@@ -95,7 +104,7 @@ def read_label_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -
     seen: dict[tuple[str, str], str] = {}
     duplicates = []
     for row in rows:
-        ident = (row["video_id"].strip(), row["clip_id"].strip())
+        ident = (row["video_id"], row["clip_id"])
         if ident in seen:
             duplicates.append(f"{ident[0]}/{ident[1]} (lines {seen[ident]} and {row[LINE_FIELD]})")
         else:
@@ -117,6 +126,9 @@ def _unsafe_id_reason(name: str, value: str) -> str | None:
         return f"{name} {value!r} contains {bad!r} and could escape the dataset root"
     if KEY_SEPARATOR in value:
         return f"{name} {value!r} contains the key separator {KEY_SEPARATOR!r}"
+    if value != value.strip():
+        return (f"{name} {value!r} begins or ends with white space: ids are used exactly as written, as folder "
+                f"and file names under Raw/. Remove the spaces in the sheet (and in the folder or file name)")
     return None
 
 
@@ -146,6 +158,12 @@ def media_path_reason(root: Path, video_id: str, clip_id: str, media_extension: 
         reason = _unsafe_id_reason(name, value)
         if reason:
             return None, reason
+    key = clip_key(video_id, clip_id)
+    if not key.find(KEY_SEPARATOR) == key.rfind(KEY_SEPARATOR) == len(video_id):
+        # "a$_" + "b" and "a" + "_$b" both give "a$_$_$b": such a key would not name one clip.
+        return None, (f"video_id {video_id!r} and clip_id {clip_id!r} join to the key {key!r}, which other ids "
+                      f"could join to as well: an id must not end (video_id) or begin (clip_id) with part of the "
+                      f"separator {KEY_SEPARATOR!r}")
     media = Path(root) / "Raw" / video_id / f"{clip_id}.{media_extension}"
     # Defence in depth: the checks above already forbid separators, but never trust a path from data.
     # Lexical check (not resolve()): symlinked media folders are a legitimate layout.
@@ -157,7 +175,7 @@ def media_path_reason(root: Path, video_id: str, clip_id: str, media_extension: 
 def check_row(row: dict[str, str], root: Path, label_range: tuple[float, float], splits: list[str],
               media_extension: str) -> tuple[dict, str | None]:
     """Validate one sheet row; returns (manifest row without probe fields, reason it is rejected or None)."""
-    video_id, clip_id = row["video_id"].strip(), row["clip_id"].strip()
+    video_id, clip_id = row["video_id"], row["clip_id"]  # as written: a padded id is refused, not trimmed
     out = {"key": clip_key(video_id, clip_id), "video_id": video_id, "clip_id": clip_id,
            "mode": row["mode"].strip(), "text": row["text"].strip()}
     if row.get("_fields_problem"):
@@ -189,29 +207,32 @@ def ingest(label_sheet: Path, root: Path, *, label_range=(-3.0, 3.0), splits=("t
     """Validate the sheet and probe every clip's media. Returns kept and rejected rows."""
     root = Path(root)
     rows = read_label_sheet(label_sheet)
-    log.info("%s: %d rows", label_sheet, len(rows))
-    checked = [check_row(r, root, tuple(label_range), list(splits), media_extension) for r in rows]
-    rejected = [{**row, "stage": "ingest", "reason": reason} for row, reason in checked if reason]
-    candidates = [row for row, reason in checked if not reason]
+    n_rows = len(rows)
+    log.info("%s: %d rows", label_sheet, n_rows)
+    rejected, candidates = [], []
+    for i, raw in enumerate(rows):
+        row, reason = check_row(raw, root, tuple(label_range), list(splits), media_extension)
+        rows[i] = None  # each sheet row is let go once checked: a large sheet is not held twice
+        _sort_row(row, reason, "ingest", candidates, rejected)
+    del rows
 
     def probe_one(row: dict) -> tuple[dict, str | None]:
         try:
             info = probe(Path(row["media_path"]), require_video=require_video, require_audio=require_audio)
         except ClipError as exc:
             return row, str(exc)
-        return {**row, **{k: info.as_dict()[k] for k in PROBE_COLUMNS}}, None
+        row.update({k: info.as_dict()[k] for k in PROBE_COLUMNS})
+        return row, None
 
     progress = Progress(len(candidates), "probing clips")
     kept = []
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for row, reason in pool.map(probe_one, candidates):
-            progress.step()
-            if reason:
-                rejected.append({**row, "stage": "probe", "reason": reason})
-            else:
-                kept.append(row)
-    for row in rejected:
-        log.warning("rejected %s: %s", row["key"], row["reason"])
+        for start in range(0, len(candidates), PROBE_BATCH):  # pool.map holds a future per item it is given
+            for row, reason in pool.map(probe_one, candidates[start:start + PROBE_BATCH]):
+                progress.step()
+                _sort_row(row, reason, "probe", kept, rejected)
+    del candidates
+    log_rejected(rejected, n_rows)
     if rejected and on_bad_clip == "fail":
         listing = "\n".join(f"  {r['key']}: {r['reason']}" for r in rejected[:20])
         more = f"\n  ... and {len(rejected) - 20} more" if len(rejected) > 20 else ""
@@ -222,6 +243,44 @@ def ingest(label_sheet: Path, root: Path, *, label_range=(-3.0, 3.0), splits=("t
                             f"({reason_counts(rejected)})", rejected)
     log.info("kept %d clips, rejected %d", len(kept), len(rejected))
     return IngestResult(manifest=kept, rejected=rejected)
+
+
+# Peak memory of ingest, measured (benchmarks/ingest_scale.py): about 110 MB, plus 1 KB per row (its dicts),
+# plus 3 bytes per byte of the sheet (its strings, the tables written). Declared with a 25 % margin.
+INGEST_BASE_MB, INGEST_MB_PER_ROW, INGEST_MB_PER_SHEET_MB, INGEST_MARGIN = 110, 1.05e-3, 3.2, 1.25
+
+
+def ingest_mem_mb(label_sheet: str | Path, floor_mb: int = 1000) -> int:
+    """Memory (MB) an ingest of ``label_sheet`` needs, from its size and line count (``floor_mb`` if missing)."""
+    path = Path(label_sheet)
+    if not path.is_file():
+        return floor_mb
+    lines = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            lines += chunk.count(b"\n")
+    need = INGEST_BASE_MB + INGEST_MB_PER_ROW * lines + INGEST_MB_PER_SHEET_MB * path.stat().st_size / 1e6
+    return max(floor_mb, math.ceil(INGEST_MARGIN * need))
+
+
+def _sort_row(row: dict, reason: str | None, stage: str, kept: list[dict], rejected: list[dict]) -> None:
+    """Append a checked row to ``rejected`` (with the stage and reason) or to ``kept``."""
+    if reason:
+        row.update(stage=stage, reason=reason)
+        rejected.append(row)
+    else:
+        kept.append(row)
+
+
+def log_rejected(rejected: list[dict], n_rows: int) -> None:
+    """A summary of the rejected rows in the log: counts per kind of reason and the first few examples."""
+    if not rejected:
+        return
+    log.warning("rejected %d of %d rows: %s", len(rejected), n_rows, reason_counts(rejected))
+    for row in rejected[:LOGGED_EXAMPLES]:
+        log.warning("rejected %s: %s", row["key"], row["reason"])
+    if len(rejected) > LOGGED_EXAMPLES:
+        log.warning("... and %d more: rejected.tsv lists every one with its reason", len(rejected) - LOGGED_EXAMPLES)
 
 
 class IngestRefused(SheetError):

@@ -338,7 +338,7 @@ def sheet_clips(sheet: Path, root: Path | None = None, media_extension: str = "m
     root = Path(root) if root is not None else sheet.parent
     clips = []
     for row in read_label_sheet(sheet, required=("video_id", "clip_id", "text")):
-        video_id, clip_id = row["video_id"].strip(), row["clip_id"].strip()
+        video_id, clip_id = row["video_id"], row["clip_id"]
         path, reason = media_path_reason(root, video_id, clip_id, media_extension)
         reason = row.get("_fields_problem") or (f"line {row[LINE_FIELD]}: {reason}" if reason else "")
         clips.append({"video_id": video_id, "clip_id": clip_id, "video": str(path) if path else "",
@@ -379,7 +379,8 @@ def predict_batch(predictor: Predictor, clips: list[dict]) -> list[dict]:
                 row.update({f"seed{s}": round(v, 6) for s, v in result.get("seeds", {}).items()})
                 row.update({f"teacher_{m}": round(v, 6) for m, v in result.get("teachers", {}).items()})
         if reason:
-            log.warning("%s: %s", clip["video"] or clip["clip_id"], reason)
+            named = clip["video"] or clip["clip_id"]
+            log.warning("%s", reason if named in reason else f"{named}: {reason}")  # the path once
             row.update(status="failed", reason=reason)
         rows.append(row)
     return rows

@@ -5,12 +5,14 @@ from pathlib import Path
 
 from mfon import layout
 from mfon.codegraph import code_files
-from mfon.config import canonical, command_line_overrides, dataset_settings, unknown_dataset_message, validate_config
+from mfon.config import (canonical, command_line_overrides, dataset_settings, refuse_repeated_keys,
+                         unknown_dataset_message, validate_config)
 from mfon.experiment import extraction_settings, search_trial_settings, teacher_settings, variant_settings
 from mfon.features.registry import extractor_module, extractor_modules
 from mfon.variants import VARIANTS
 from snakemake.exceptions import WorkflowError
 
+refuse_repeated_keys(workflow.configfiles)  # Snakemake's YAML reader lets a repeated key silently win
 validate_config(config)
 # --configfile / --config values win over dataset files (README "Configuration").
 CLI_OVERRIDES = command_line_overrides(workflow.config_settings.overwrite_config)

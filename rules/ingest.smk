@@ -1,4 +1,5 @@
 # Validate label.csv, probe every clip -> manifest.tsv and qc/rejected.tsv (every clip left out, with its reason).
+from mfon.manifest import ingest_mem_mb
 
 
 rule ingest:
@@ -23,7 +24,8 @@ rule ingest:
         rejected=layout.log("{dataset}", "ingest_rejected", ext="tsv"),
     threads: 2
     resources:
-        mem_mb=2000,
+        # Grows with the sheet: about 1.4 GB for a million rows (benchmarks/ingest_scale.py).
+        mem_mb=lambda w, input: ingest_mem_mb(input.labels),
         runtime=60,
     script:
         "../workflow_scripts/ingest.py"

@@ -130,3 +130,62 @@ def test_visual_params_are_exactly_what_each_backend_reads():
         fields = {f.name for f in dataclasses.fields(extractor_class(backend).config_type)}
         expected = (fields & schema_keys) - {"device"} | {"backend", "no_face_policy"}
         assert set(VISUAL_BACKEND_KEYS[backend]) == expected, backend
+
+
+# ------------------------------------------------------------------ repeated keys and partial nested overrides
+def _dry_run(workdir, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(PROJECT_ROOT / "Snakefile"), "--directory",
+                           str(workdir), "-n", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_a_repeated_key_in_a_dataset_file_is_refused_with_file_key_and_lines(tmp_path):
+    (tmp_path / "d.yaml").write_text("name: d\nroot: r\ntraining: {epochs: 3}\nmodel:\n  d_model: 8\n"
+                                     "training:\n  lr: {text: 0.1, text: 0.2}\n")
+    with pytest.raises(ConfigError) as err:
+        dataset_settings(validate_config({"datasets": {"d": "d.yaml"}}), "d", tmp_path)
+    assert str(err.value).startswith(f"{tmp_path / 'd.yaml'}: key 'training' on lines 3 and 6; "
+                                     "key 'training.lr.text' on lines 7 and 7: the later one would silently replace")
+
+
+def test_a_repeated_key_in_config_files_stops_the_workflow(tmp_path):
+    (tmp_path / "config" / "datasets").mkdir(parents=True)
+    (tmp_path / "config" / "datasets" / "d.yaml").write_text("name: d\nroot: data/d\n")
+    (tmp_path / "config" / "config.yaml").write_text("datasets: {d: config/datasets/d.yaml}\ntargets: [d]\n"
+                                                     "training: {epochs: 2}\ntraining: {epochs: 3}\n")
+    proc = _dry_run(tmp_path)
+    console = proc.stdout + proc.stderr
+    assert "config/config.yaml: key 'training' on lines 3 and 4" in console, console
+    (tmp_path / "config" / "config.yaml").write_text("datasets: {d: config/datasets/d.yaml}\ntargets: [d]\n")
+    (tmp_path / "more.yaml").write_text("acoustic: {pool_rate: 25}\nacoustic: {pool_rate: 50}\n")
+    proc = _dry_run(tmp_path, "--configfile", str(tmp_path / "more.yaml"))
+    console = proc.stdout + proc.stderr
+    assert f"{tmp_path / 'more.yaml'}: key 'acoustic' on lines 1 and 2" in console, console
+
+
+def test_one_key_of_a_nested_map_overrides_that_key_only(tmp_path):
+    (tmp_path / "d.yaml").write_text("name: d\nroot: r\ntraining: {lr: {text: 0.00002}}\n")
+    (tmp_path / "e.yaml").write_text("name: e\nroot: r\n")
+    config = validate_config({"datasets": {"d": "d.yaml", "e": "e.yaml"}, "training": {"lr": {"visual": 0.002}}})
+    full = {"text": 0.00005, "acoustic": 0.001, "visual": 0.002, "fusion": 0.001}
+    assert dataset_settings(config, "e", tmp_path)["training"]["lr"] == full  # config.yaml's section
+    assert dataset_settings(config, "d", tmp_path)["training"]["lr"] == {**full, "text": 0.00002}  # dataset file
+    cli = command_line_overrides({"training": {"lr": {"acoustic": "0.003"}}})  # --configfile / --config
+    assert dataset_settings(config, "e", tmp_path, overrides=cli)["training"]["lr"] == {**full, "acoustic": 0.003}
+
+
+def test_a_bad_value_in_a_partial_nested_map_is_reported_once(tmp_path):
+    (tmp_path / "d.yaml").write_text("name: d\nroot: r\ntraining: {lr: {text: -0.1}}\n")
+    with pytest.raises(ConfigError) as err:
+        dataset_settings(validate_config({"datasets": {"d": "d.yaml"}}), "d", tmp_path)
+    assert str(err.value) == (f"invalid configuration in {tmp_path / 'd.yaml'}:\n"
+                              "  training.lr.text: -0.1 is less than the minimum of 0")
+
+
+def test_a_partial_nested_map_on_the_command_line_is_merged_then_checked(tmp_path):
+    (tmp_path / "config" / "datasets").mkdir(parents=True)
+    (tmp_path / "config" / "datasets" / "d.yaml").write_text("name: d\nroot: data/d\n")
+    (tmp_path / "config" / "config.yaml").write_text("datasets: {d: config/datasets/d.yaml}\ntargets: [d]\n")
+    proc = _dry_run(tmp_path, "--config", 'training={"lr": {"text": -0.1}}')
+    console = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert console.count("training.lr") == 1 and "training.lr.text: -0.1 is less than the minimum of 0" in console

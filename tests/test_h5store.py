@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from mfon.cli import main
-from mfon.h5store import SCHEMA_VERSION, FeatureFile, FeatureReadError, summarize, verify, write_feature_file
+from mfon.errors import MfonError
+from mfon.h5store import (ATTRS_CHECKSUM, SCHEMA_VERSION, FeatureFile, FeatureReadError, summarize, verify,
+                          write_feature_file)
 
 
 def write_example(path, n_clips=3):
@@ -29,7 +31,8 @@ def test_round_trip(tmp_path):
         assert ff.keys() == ["v0$_$c", "v1$_$c", "v2$_$c"]
         clip = ff.clip("v2$_$c")
         assert clip["features"].shape == (42, 2) and clip["features"].dtype == np.float32
-        assert clip["attrs"] == {"video_id": "v2", "clip_id": "c", "text": "ça va"}
+        assert clip["attrs"] == {"video_id": "v2", "clip_id": "c", "text": "ça va",
+                                 ATTRS_CHECKSUM: clip["attrs"][ATTRS_CHECKSUM]}
         assert ff.attrs["dim_names"] == ["loudness", "f0"] and ff.attrs["n_clips"] == 3
         assert ff.settings == {"x": [1, 2]}
 
@@ -112,10 +115,10 @@ def test_inspect_verify_reads_every_dataset(tmp_path, capsys):
     good, bad = write_example(tmp_path / "good.h5"), write_example(tmp_path / "bad.h5")
     flip_byte(bad, "clips/v2$_$c/valid")
     assert main(["inspect", "--verify", str(good)]) == 0
-    assert "verify: 6 datasets of 3 clips read back, all intact" in capsys.readouterr().out
+    assert "verify: 6 datasets and the attributes of 3 clips read back, all intact" in capsys.readouterr().out
     assert main(["inspect", "--verify", str(good), str(bad)]) == 1
     out, err = capsys.readouterr()
-    assert "verify: 6 datasets of 3 clips read back, 1 damaged" in out
+    assert "verify: 6 datasets and the attributes of 3 clips read back, 1 damaged" in out
     assert "clip v2$_$c: dataset 'valid' cannot be read" in out
     assert "damaged feature file(s): " in err and "bad.h5 (1 damaged datasets)" in err and "good.h5" not in err
     flip_byte(good, "clips/v0$_$c/features")  # the summary reads the first clip's frames: a clear error too
@@ -129,8 +132,9 @@ def test_verify_flags_files_written_without_checksums(tmp_path):
         h5.attrs["schema_version"] = SCHEMA_VERSION
         h5.create_dataset("clips/k/valid", data=np.ones(10, np.uint8))
     found = verify(path)
-    assert (found.n_datasets, found.unchecked, found.problems) == (1, 1, [])
+    assert (found.n_datasets, found.unchecked, found.unchecked_attrs, found.problems) == (1, 1, 2, [])
     assert "carry no checksum" in found.report(path)
+    assert "no attribute checksum in 2 groups (written by an older mfon)" in found.report(path)
 
 
 def test_training_data_loading_names_the_damaged_file_and_clip(tmp_path):
@@ -150,3 +154,84 @@ def test_training_data_loading_names_the_damaged_file_and_clip(tmp_path):
     flip_byte(path, "clips/v2$_$c/features")
     with pytest.raises(FeatureReadError, match=r"visual_features.h5: clip v2\$_\$c: dataset 'features'"):
         load_split(sources, "train", max_len={"visual": 50}, modalities=("visual",))
+
+
+# ------------------------------------------------------------------ damaged structure and attributes
+def _flipped_copy(path, offset: int, dest):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def _read_everything(path) -> None:
+    """Every way the pipeline reads a feature file: attributes, the clip list, each clip's arrays and attributes."""
+    with FeatureFile(path) as ff:
+        for key in ff.keys():
+            group = ff.group(key)
+            group.attrs
+            group["features"][:10]
+            ff.clip(key)
+
+
+def test_a_damaged_b_tree_is_a_message_naming_the_file_not_a_raw_h5py_error(tmp_path):
+    path = write_example(tmp_path / "a.h5")
+    trees = [i for i in range(len(path.read_bytes())) if path.read_bytes().startswith(b"TREE", i)]
+    assert len(trees) >= 4  # the clips group's index and the chunk index of each dataset
+    for offset in trees:  # a wrong B-tree signature: h5py raises KeyError or RuntimeError
+        damaged = _flipped_copy(path, offset, tmp_path / "damaged.h5")
+        with pytest.raises(FeatureReadError) as err:
+            _read_everything(damaged)
+        assert str(err.value).startswith(f"{damaged}: ") and "the file is damaged" in str(err.value)
+        assert str(err.value).endswith("Delete the file and rerun to extract it again")
+        found = verify(damaged)
+        assert found.problems and all(p.startswith(f"{damaged}: ") for p in found.problems), offset
+
+
+def test_no_flipped_byte_escapes_as_a_raw_error_or_passes_verify_yet_fails_a_read(tmp_path):
+    path = write_example(tmp_path / "a.h5")
+    outcomes = {"intact": 0, "damaged": 0}
+    for offset in range(0, len(path.read_bytes()), 41):  # about 600 single-byte flips over the whole file
+        damaged = _flipped_copy(path, offset, tmp_path / "damaged.h5")
+        found = verify(damaged)  # raises nothing: every failure is a listed problem
+        outcomes["damaged" if found.problems else "intact"] += 1
+        try:
+            _read_everything(damaged)
+        except MfonError:
+            assert found.problems, f"byte {offset}: verify said intact but a read fails"
+    assert outcomes["damaged"] > 20 and outcomes["intact"] > 20
+
+
+def test_verify_checks_every_clips_attributes(tmp_path, capsys):
+    path = write_example(tmp_path / "a.h5")
+    data = path.read_bytes()
+    assert data.count(b"clip_id") == 3
+    offset = data.index(b"clip_id") + 4  # "clip_id" -> "clip\xa0id" (0x5F ^ 0xFF) in the first clip
+    damaged = _flipped_copy(path, offset, tmp_path / "name.h5")
+    assert main(["inspect", "--verify", str(damaged)]) == 1
+    out = capsys.readouterr().out
+    assert "1 damaged" in out and f"{damaged}: clip v0$_$c: its attributes (" in out and "do not match" in out
+    with h5py.File(path, "r+") as h5:  # a changed value
+        h5["clips/v1$_$c"].attrs["clip_id"] = np.bytes_(b"d")
+    (problem,) = verify(path).problems
+    assert problem.startswith(f"{path}: clip v1$_$c: its attributes ('clip_id', 'text', 'video_id') do not match")
+    with h5py.File(path, "r+") as h5:  # the root's attributes are checked too
+        h5.attrs["frame_rate"] = 50.0
+    assert verify(path).problems[0].startswith(f"{path}: its root attributes (")
+
+
+def test_merged_shards_keep_valid_attribute_checksums(tmp_path):
+    from mfon.extraction import merge_shards
+    from mfon.manifest import MANIFEST_COLUMNS
+    from mfon.tsv import write_tsv
+
+    shard = write_example(tmp_path / "shard.h5")
+    write_tsv(tmp_path / "manifest.tsv", [{"key": f"v{i}$_$c"} for i in range(3)], MANIFEST_COLUMNS)
+    write_tsv(tmp_path / "report.tsv", [], ["key"])
+    with h5py.File(shard, "r+") as h5:
+        h5.attrs["config_hash"] = np.bytes_(b"h")
+        del h5.attrs[ATTRS_CHECKSUM]
+    merge_shards(tmp_path / "manifest.tsv", [shard], [tmp_path / "report.tsv"], tmp_path / "merged.h5",
+                 tmp_path / "merged.tsv")
+    found = verify(tmp_path / "merged.h5")
+    assert (found.problems, found.unchecked_attrs) == ([], 0)

@@ -259,6 +259,8 @@ def test_batch_over_a_sheet_equals_single_clip_predictions(run, tmp_path):
         assert float(row["sentiment"]) == pytest.approx(single["sentiment"], abs=1e-6)
         assert float(row["sentiment"]) == pytest.approx(predictions[key], abs=1e-4)  # the run's own
     assert rows[-2]["status"] == "failed" and "nowhere.mp4: media file is missing" in rows[-2]["reason"]
+    (warning,) = [line for line in proc.stderr.splitlines() if "nowhere.mp4" in line]
+    assert warning.count("nowhere.mp4") == 1, warning  # the path once
     assert rows[-1]["status"] == "failed"
     assert rows[-1]["reason"] == (f"line {len(keys) + 3} has 4 fields but the header has 3 (an unquoted comma "
                                   "inside a value? put the transcript in double quotes)")
