@@ -64,7 +64,7 @@ def _best_epoch(metrics_json: Path) -> int:
     try:
         return int(json.loads(Path(metrics_json).read_text())["best_epoch"])
     except (ValueError, KeyError) as exc:
-        raise MfonError(f"{metrics_json}: not a run's metrics.json ({exc})") from exc
+        raise MfonError(f"{metrics_json}: not a run's metrics file ({exc})") from exc
 
 
 # ------------------------------------------------------------------------------------------------------- curves

@@ -9,7 +9,7 @@ checkpoint's train-split statistics on valid frames only (as in :func:`mfon.data
 :func:`mfon.data.collate`. The prediction is the model's raw regression output, not clipped to the label range.
 
 With ``with_teachers`` the unimodal teachers of the same seed are run too, each with its own standardiser:
-``results/<dataset>/mfon/<variant>/seed<S>`` -> ``results/<dataset>/teachers/<modality>/seed<S>/checkpoint.pt``.
+``results/<dataset>/mfon/<variant>/seed<S>`` -> the checkpoint in ``results/<dataset>/teachers/<modality>/seed<S>``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from .training import built_from_checkpoint, fit_weights, load_checkpoint, load_
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_NAME = "checkpoint.pt"
 LABEL_RANGE_NOTE = ("raw regression score, not clipped to the dataset's label_range "
                     "(e.g. [-3, 3] for MOSI/MOSEI/demo, [-1, 1] for CH-SIMS)")
 
@@ -48,12 +47,12 @@ class ClipFeatures:
 
 # ------------------------------------------------------------------------------------------------- checkpoints
 def resolve_checkpoint(run: Path) -> Path:
-    """``run`` is a run folder holding ``checkpoint.pt`` or the checkpoint file itself."""
+    """``run`` is a run folder holding its checkpoint or the checkpoint file itself."""
     run = Path(run)
     if run.is_dir():
-        path = run / CHECKPOINT_NAME
+        path = _checkpoint_in(run)
         if not path.is_file():
-            raise MfonError(f"{run}: run folder holds no {CHECKPOINT_NAME} (has the run finished?)")
+            raise MfonError(f"{run}: run folder holds no {path.name} (has the run finished?)")
         return path
     if not run.exists():
         raise MfonError(f"run folder or checkpoint not found: {run}")
@@ -63,19 +62,23 @@ def resolve_checkpoint(run: Path) -> Path:
 def resolve_checkpoints(run: Path) -> list[Path]:
     """The checkpoints ``run`` names: one run (folder or file), or every seed of a variant folder (an ensemble).
 
-    A variant folder is ``results/<dataset>/mfon/<variant>`` holding ``seed<S>/checkpoint.pt``; a seed folder
+    A variant folder is ``results/<dataset>/mfon/<variant>`` holding a run folder ``seed<S>`` per seed; a seed folder
     without its checkpoint (an unfinished run) is an error, not silently left out of the ensemble.
     """
     run = Path(run)
     seeds = sorted((d for d in run.iterdir() if d.is_dir() and d.name.startswith("seed") and d.name[4:].isdigit()),
-                   key=lambda d: int(d.name[4:])) if run.is_dir() and not (run / CHECKPOINT_NAME).exists() else []
+                   key=lambda d: int(d.name[4:])) if run.is_dir() and not _checkpoint_in(run).exists() else []
     if not seeds:
         return [resolve_checkpoint(run)]
-    unfinished = [str(d) for d in seeds if not (d / CHECKPOINT_NAME).is_file()]
+    unfinished = [str(d) for d in seeds if not _checkpoint_in(d).is_file()]
     if unfinished:
-        raise MfonError(f"{run}: seed folder(s) without {CHECKPOINT_NAME}: {', '.join(unfinished)} (have these runs "
-                        f"finished?); pass one seed's folder to use the others alone")
-    return [d / CHECKPOINT_NAME for d in seeds]
+        raise MfonError(f"{run}: seed folder(s) without {_checkpoint_in(run).name}: {', '.join(unfinished)} (have "
+                        f"these runs finished?); pass one seed's folder to use the others alone")
+    return [_checkpoint_in(d) for d in seeds]
+
+
+def _checkpoint_in(run_folder: Path) -> Path:
+    return Path(layout.run_outputs(str(run_folder))["checkpoint"])
 
 
 def _settings(path: Path, state: dict, modality: str) -> dict:
@@ -100,10 +103,9 @@ def teacher_checkpoint(run_checkpoint: Path, modality: str, seed: int) -> Path:
     where = layout.parse_run_dir(run_dir)
     if where is None:
         raise MfonError(f"{run_dir}: is not laid out as {layout.run_dir('<dataset>', '<variant>', '<S>')}, so its "
-                        f"teachers ({layout.teacher_dir('<dataset>', '<modality>', '<S>')}/{CHECKPOINT_NAME}) "
+                        f"teachers ({_checkpoint_in(layout.teacher_dir('<dataset>', '<modality>', '<S>'))}) "
                         "cannot be found")
-    workdir, dataset = where["workdir"], where["dataset"]
-    return workdir / layout.teacher_dir(dataset, modality, seed) / CHECKPOINT_NAME
+    return where["workdir"] / _checkpoint_in(layout.teacher_dir(where["dataset"], modality, seed))
 
 
 def _load_teacher(path: Path, run_state: dict, modality: str) -> tuple[TeacherEncoder, dict]:
@@ -312,7 +314,7 @@ class Predictor:
 def predict_clip(checkpoint: Path, video: Path, text: str | None, *, with_teachers: bool = False) -> dict:
     """Sentiment of one clip (``video`` + its transcript ``text``) by the MFON run ``checkpoint``.
 
-    ``checkpoint``: a run folder (``results/<dataset>/mfon/<variant>/seed<S>``), its ``checkpoint.pt``, or a
+    ``checkpoint``: a run folder (``results/<dataset>/mfon/<variant>/seed<S>``), its checkpoint, or a
     variant folder (``results/<dataset>/mfon/<variant>``: the mean over its seeds, each seed's under ``"seeds"``).
     Returns ``{"sentiment", "teachers" (with_teachers), "frames", "frames_extracted", "face_fraction",
     "variant", "seed", "checkpoint", "note"}``. Raises :class:`MfonError` with the reason otherwise.

@@ -2,9 +2,9 @@
 
 One loop (:func:`fit`) serves both: Adam over parameter groups, gradient accumulation, an epoch budget, the model
 kept at its best validation MSE, optional early stopping, optional gradient clipping and LR schedule, CUDA and
-bf16 autocast when configured. Every run writes ``checkpoint.pt``, ``predictions.tsv``, ``metrics.json`` and
-``history.tsv`` into its folder; while it runs, ``resume.pt`` there holds the state after the last completed
-epoch, from which a killed run continues (:class:`ResumeState`).
+bf16 autocast when configured. Every run writes the files its rule names (:func:`mfon.layout.run_outputs`: the
+checkpoint, predictions, metrics and history); while it runs, its resume state (:func:`mfon.layout.resume_state`)
+holds the state after the last completed epoch, from which a killed run continues (:class:`ResumeState`).
 
 In ``fixed`` fidelity a teacher's pooled vectors are computed once per clip (:func:`write_teacher_targets`) and
 read back by every MFON run; batches are padded to their own longest clip only.
@@ -27,6 +27,7 @@ import h5py
 import numpy as np
 import torch
 
+from . import layout
 from .atomic import atomic_path
 from .tsv import write_tsv
 from .data import FeatureSources, SplitData, Standardizer, collate, feature_dims, fit_standardizer, load_split, \
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "mfon-checkpoint-v1"
 RESUME_FORMAT = "mfon-resume-v1"
 TARGETS_FORMAT = "mfon-teacher-targets-v1"
-RESUME_FILE = "resume.pt"
 SPLITS = ("train", "valid", "test")
 #: The authors train their teachers with 4 summed micro-batches per optimiser step (paper fidelity).
 PAPER_TEACHER_GRAD_ACCUM = 4
@@ -215,7 +215,7 @@ def _set_rng_state(state: dict, generator: torch.Generator) -> None:
 class ResumeState:
     """Where ``fit`` keeps the state after each completed epoch, and the run it belongs to.
 
-    ``path``: the resume file (``resume.pt`` in the run folder). ``fingerprint``: a hash of everything that
+    ``path``: the resume file (:func:`mfon.layout.resume_state`). ``fingerprint``: a hash of everything that
     determines the run (settings, seed, input files); a file with another fingerprint is refused (logged) and
     the run starts afresh.
     """
@@ -429,7 +429,12 @@ def load_mfon_model(path: Path, *, sources: FeatureSources | None = None) -> tup
     return model, state
 
 
-def _write_outputs(out_dir: Path, loaders: SplitBatches, preds: dict[str, np.ndarray], history: list[dict],
+def run_files(outputs) -> dict[str, Path]:
+    """The files of a run (``outputs``: a mapping such as the rule's outputs, :func:`mfon.layout.run_outputs`)."""
+    return {name: Path(outputs[name]) for name in layout.RUN_FILES}
+
+
+def _write_outputs(outputs: dict[str, Path], loaders: SplitBatches, preds: dict[str, np.ndarray], history: list[dict],
                    metric_family: str, info: dict) -> dict:
     metric = metrics_for(metric_family)
     rows, metrics = [], {}
@@ -439,11 +444,11 @@ def _write_outputs(out_dir: Path, loaders: SplitBatches, preds: dict[str, np.nda
         metrics[split] = metric(pred, truth)
         rows += [{"key": k, "split": split, "truth": round(float(t), 6), "prediction": round(float(p), 6)}
                  for k, t, p in zip(data.keys, truth, pred)]
-    write_tsv(out_dir / "predictions.tsv", rows, ["key", "split", "truth", "prediction"])
+    write_tsv(outputs["predictions"], rows, ["key", "split", "truth", "prediction"])
     columns = list(dict.fromkeys(k for row in history for k in row))
-    write_tsv(out_dir / "history.tsv", history, columns)
+    write_tsv(outputs["history"], history, columns)
     result = {**metrics, **info}
-    with atomic_path(out_dir / "metrics.json") as tmp:
+    with atomic_path(outputs["metrics"]) as tmp:
         tmp.write_text(json.dumps(result, indent=2, sort_keys=True))
     return result
 
@@ -459,13 +464,14 @@ def _adam(groups: dict[str, list], lr: dict[str, float], weight_decay: dict[str,
 
 # --------------------------------------------------------------------------------------------------------- teacher
 def train_teacher(sources: FeatureSources, modality: str, *, model: dict, training: dict, runtime: dict, seed: int,
-                  out_dir: Path, metric_family: str = "mosi", threads: int = 1) -> dict:
+                  outputs: dict, metric_family: str = "mosi", threads: int = 1) -> dict:
     """Train the unimodal teacher of ``modality`` ("visual" or "acoustic") on the sentiment label.
 
     ``training["label"] == "unimodal"`` trains on the modality's own label (CH-SIMS label_V / label_A).
+    ``outputs``: where the run's files go (:func:`mfon.layout.run_outputs`, the rule's outputs).
     ``threads``: torch CPU threads (the job's scheduler allotment; not a setting of the result).
     """
-    out_dir = Path(out_dir)
+    outputs = run_files(outputs)
     seed_everything(seed)
     device, bf16 = _runtime(runtime, threads)
     max_len = {modality: model["max_len"][modality]}
@@ -489,7 +495,7 @@ def train_teacher(sources: FeatureSources, modality: str, *, model: dict, traini
         return {"total": torch.nn.functional.mse_loss(forward(batch), batch["label"])}
 
     run_config = {"model": config.to_dict(), "training": training, "modality": modality, "seed": seed}
-    resume = ResumeState(out_dir / RESUME_FILE, run_fingerprint(kind="teacher", config=run_config,
+    resume = ResumeState(layout.resume_state(outputs), run_fingerprint(kind="teacher", config=run_config,
                                                                 provenance=sources.provenance((modality,))))
     history, best_epoch = fit(teacher, loss_terms=loss_terms, forward=forward, optimizer=optimizer,
                               loaders=loaders, epochs=training["epochs"],
@@ -499,9 +505,9 @@ def train_teacher(sources: FeatureSources, modality: str, *, model: dict, traini
                               metric_family=metric_family, resume=resume)
     preds = {s: predict_split(teacher, forward, loaders, s, device, bf16) for s in ("valid", "test")}
     info = _run_info(device, bf16, threads)
-    save_checkpoint(out_dir / "checkpoint.pt", kind="teacher", model=teacher.cpu(), config=run_config,
+    save_checkpoint(outputs["checkpoint"], kind="teacher", model=teacher.cpu(), config=run_config,
                     provenance=sources.provenance((modality,)), standardizer=standardizer, extra={"run": info})
-    result = _write_outputs(out_dir, loaders, preds, history, metric_family, {
+    result = _write_outputs(outputs, loaders, preds, history, metric_family, {
         "kind": "teacher", "modality": modality, "seed": seed, "best_epoch": best_epoch,
         "clips": split_counts(sources), **info})
     resume.remove()
@@ -634,18 +640,20 @@ def read_teacher_targets(path: Path, sources: FeatureSources, modality: str, d_m
 
 # ------------------------------------------------------------------------------------------------------------ MFON
 def split_teacher_files(files: dict[str, Path]) -> tuple[dict[str, Path], dict[str, Path]]:
-    """(checkpoints, stored targets) of modality -> teacher file: a ``.pt`` is a checkpoint
-    (:func:`save_checkpoint`), a ``.h5`` the stored vectors (:func:`write_teacher_targets`)."""
+    """(checkpoints, stored targets) of modality -> teacher file, told apart by the names the layout gives them:
+    a teacher's checkpoint (:func:`save_checkpoint`) or its stored vectors (:func:`write_teacher_targets`)."""
     files = {m: Path(p) for m, p in files.items()}
-    unknown = [str(p) for p in files.values() if p.suffix not in (".pt", ".h5")]
+    checkpoint, targets = layout.RUN_FILES["checkpoint"], layout.TEACHER_TARGETS_FILE
+    unknown = [str(p) for p in files.values() if p.name not in (checkpoint, targets)]
     if unknown:
-        raise MfonError(f"{unknown[0]}: neither a teacher checkpoint (.pt) nor stored teacher targets (.h5)")
-    return ({m: p for m, p in files.items() if p.suffix == ".pt"},
-            {m: p for m, p in files.items() if p.suffix == ".h5"})
+        raise MfonError(f"{unknown[0]}: neither a teacher checkpoint ({checkpoint}) nor stored teacher targets "
+                        f"({targets})")
+    return ({m: p for m, p in files.items() if p.name == checkpoint},
+            {m: p for m, p in files.items() if p.name == targets})
 
 
 def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dict, training: dict, loss: dict,
-               runtime: dict, seed: int, out_dir: Path, metric_family: str = "mosi", variant: str = "mfon",
+               runtime: dict, seed: int, outputs: dict, metric_family: str = "mosi", variant: str = "mfon",
                eval_splits: tuple[str, ...] = ("valid", "test"), threads: int = 1,
                teacher_targets: dict[str, Path] | None = None) -> dict:
     """Train one MFON variant, distilling from frozen teachers.
@@ -654,9 +662,10 @@ def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dic
     (:func:`write_teacher_targets`), fixed fidelity only; a modality given only as a checkpoint has its vectors
     computed once here the same way. In paper fidelity the checkpoints are run in train mode at every step.
     ``eval_splits=("valid",)`` (hyperparameter search) never reads the test split at all.
+    ``outputs``: where the run's files go (:func:`mfon.layout.run_outputs`, the rule's outputs).
     ``threads``: torch CPU threads (the job's scheduler allotment; not a setting of the result).
     """
-    out_dir = Path(out_dir)
+    outputs = run_files(outputs)
     seed_everything(seed)
     device, bf16 = _runtime(runtime, threads)
     used = tuple(m for m in ("text", "visual", "acoustic") if m in model["modalities"])  # nothing else is read
@@ -700,7 +709,7 @@ def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dic
     optimizer = _adam(groups, training["lr"], training["weight_decay"], training["amsgrad"])
     run_config = {"model": config.to_dict(), "training": training, "loss": loss, "seed": seed, "variant": variant}
     inputs = {m: file_sha256(Path(p)) for m, p in sorted({**teachers, **teacher_targets}.items())}
-    resume = ResumeState(out_dir / RESUME_FILE, run_fingerprint(
+    resume = ResumeState(layout.resume_state(outputs), run_fingerprint(
         kind="mfon", config=run_config, provenance=sources.provenance(used), teachers=inputs,
         eval_splits=list(eval_splits)))
     history, best_epoch = fit(net, loss_terms=loss_terms, forward=forward, optimizer=optimizer, loaders=loaders,
@@ -710,9 +719,9 @@ def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dic
                               metric_family=metric_family, recipe=recipe, resume=resume)
     preds = {s: predict_split(net, forward, loaders, s, device, bf16) for s in eval_splits}
     info = _run_info(device, bf16, threads)
-    save_checkpoint(out_dir / "checkpoint.pt", kind="mfon", model=net.cpu(), config=run_config,
+    save_checkpoint(outputs["checkpoint"], kind="mfon", model=net.cpu(), config=run_config,
                     provenance=sources.provenance(used), standardizer=standardizer, extra={"run": info})
-    result = _write_outputs(out_dir, loaders, preds, history, metric_family, {
+    result = _write_outputs(outputs, loaders, preds, history, metric_family, {
         "kind": "mfon", "variant": variant, "seed": seed, "best_epoch": best_epoch,
         "clips": split_counts(sources), **info})
     resume.remove()

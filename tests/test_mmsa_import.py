@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
+from mfon.layout import run_outputs
 from mfon.tsv import read_tsv
 from mfon.data import FeatureSources, load_split, split_counts
 from mfon.errors import MfonError
@@ -237,7 +238,7 @@ def test_one_epoch_teacher_trains_on_imported_mosi(imported, tmp_path):
     folder, _ = imported["mosi"]
     result = train_teacher(sources_of(folder), "acoustic", model=model, training=training,
                            runtime={"device": "cpu", "bf16": False, "gpus": 0, "threads": 1}, seed=1111,
-                           out_dir=tmp_path / "teacher")
+                           outputs=run_outputs(tmp_path / "teacher"))
     assert (tmp_path / "teacher" / "checkpoint.pt").is_file()
     assert len(read_tsv(tmp_path / "teacher" / "predictions.tsv")) == 16
     assert np.isfinite(result["valid"]["MAE"]) and result["clips"]["train"]["used"] == 24

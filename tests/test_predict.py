@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mfon.layout import run_outputs
 from mfon.tsv import read_tsv
 from mfon.data import FeatureSources
 from mfon.demo import generate_demo_corpus
@@ -76,11 +77,11 @@ def run(tmp_path_factory):
     for modality in ("visual", "acoustic"):
         out = base / "teachers" / modality / f"seed{SEED}"
         train_teacher(sources, modality, model=MODEL, training=TEACHER_TRAINING, runtime=RUNTIME, seed=SEED,
-                      out_dir=out)
+                      outputs=run_outputs(out))
         teachers[modality] = out / "checkpoint.pt"
     run_dir = base / "mfon" / "mfon" / f"seed{SEED}"
     train_mfon(sources, teachers, model={**MODEL, "modalities": ["text", "visual", "acoustic"], "guide": "text"},
-               training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=SEED, out_dir=run_dir, variant="mfon")
+               training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=SEED, outputs=run_outputs(run_dir), variant="mfon")
     manifest = {r["key"]: r for r in read_tsv(sources.manifest)}
     predictions = {r["key"]: float(r["prediction"]) for r in read_tsv(run_dir / "predictions.tsv")}
     return run_dir, manifest, predictions
@@ -126,7 +127,8 @@ def test_unimodal_variant_needs_neither_transcript_nor_face(run):
     sources = FeatureSources.for_dataset(run_dir.parents[3], DATASET)
     out = run_dir.parents[1] / "acoustic_only" / f"seed{SEED}"
     train_mfon(sources, {}, model={**MODEL, "modalities": ["acoustic"], "guide": "acoustic"}, training=TRAINING,
-               loss={"alpha": 0.0, "beta": 0.0}, runtime=RUNTIME, seed=SEED, out_dir=out, variant="acoustic_only")
+               loss={"alpha": 0.0, "beta": 0.0}, runtime=RUNTIME, seed=SEED, outputs=run_outputs(out),
+               variant="acoustic_only")
     row = read_tsv(out / "predictions.tsv")[0]
     result = predict_clip(out, Path(manifest[row["key"]]["media_path"]), None)
     assert result["sentiment"] == pytest.approx(float(row["prediction"]), abs=1e-4)
@@ -290,7 +292,8 @@ def test_ensemble_over_the_seeds_of_a_variant_is_their_mean(run):
         teachers = {m: run_dir.parents[2] / "teachers" / m / f"seed{SEED}" / "checkpoint.pt"
                     for m in ("visual", "acoustic")}
         train_mfon(sources, teachers, model={**MODEL, "modalities": ["text", "visual", "acoustic"], "guide": "text"},
-                   training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=SEED + 1, out_dir=other, variant="mfon")
+                   training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=SEED + 1, outputs=run_outputs(other),
+                   variant="mfon")
     key = next(iter(predictions))
     clip = manifest[key]
     video = Path(clip["media_path"])

@@ -17,5 +17,5 @@ checkpoints, stored = split_teacher_files({m: snakemake.input[f"teacher_{m}"] fo
 run_step(train_mfon, FeatureSources.from_files(snakemake.input), checkpoints, model=run["model"],
          training=run["training"], loss=run["loss"], runtime=job_runtime(snakemake.resources),
          threads=snakemake.threads, teacher_targets=stored, seed=snakemake.params.seed,
-         out_dir=Path(snakemake.output.checkpoint).parent, metric_family=snakemake.params.metrics,
+         outputs=snakemake.output, metric_family=snakemake.params.metrics,
          variant="mfon")
