@@ -29,7 +29,7 @@ from .extraction import build_extractor
 from .features import replace_nonfinite
 from .media import probe
 from .models import ModelConfig, TeacherEncoder
-from .training import built_from_checkpoint, fit_weights, load_checkpoint, load_mfon_model, stored_model_config
+from .checkpoints import built_from_checkpoint, fit_weights, load_checkpoint, load_mfon_model, stored_model_config
 
 log = logging.getLogger(__name__)
 

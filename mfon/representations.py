@@ -24,7 +24,7 @@ from .atomic import atomic_path
 from .data import FeatureSources, Standardizer, collate, load_split
 from .errors import MfonError
 from .provenance import file_sha256, package_versions
-from .training import load_mfon_model
+from .checkpoints import load_mfon_model
 from .tsv import write_tsv
 
 log = logging.getLogger(__name__)

@@ -227,7 +227,7 @@ def test_imported_files_feed_the_training_data_path(imported):
 
 
 def test_one_epoch_teacher_trains_on_imported_mosi(imported, tmp_path):
-    from mfon.training import train_teacher
+    from mfon.teacher_training import train_teacher
 
     model = {"d_model": 16, "n_heads": 2, "max_len": {"text": 50, "visual": 40, "acoustic": 40},
              "mpa_layers": {"visual": 1, "acoustic": 1}, "teacher_layers": {"visual": 1, "acoustic": 1},

@@ -27,7 +27,8 @@ from mfon.features.text import tokenize_manifest
 from mfon.manifest import ingest, write_ingest
 from mfon.predict import predict_clip
 from mfon.qc import clip_status
-from mfon.training import train_mfon, train_teacher
+from mfon.mfon_training import train_mfon
+from mfon.teacher_training import train_teacher
 
 from mediafactory import write_clip
 

@@ -18,7 +18,8 @@ from mfon.data import FeatureSources
 from mfon.experiment import search_trial_settings, teacher_settings
 from mfon.importers.mmsa import import_mmsa_pickle
 from mfon.search import summarize_search
-from mfon.training import train_mfon, train_teacher
+from mfon.mfon_training import train_mfon
+from mfon.teacher_training import train_teacher
 
 from conftest import PROJECT_ROOT
 from mmsa_fixtures import write_mmsa_fixture

@@ -25,8 +25,11 @@ from mfon.manifest import MANIFEST_COLUMNS
 from mfon.qc import STATUS_COLUMNS
 from mfon.data import Standardizer, load_split
 from mfon.models import TeacherEncoder
-from mfon.training import (_batches, load_checkpoint, load_teacher, read_teacher_targets, train_mfon,
-                           train_teacher, write_teacher_targets)
+from mfon.checkpoints import load_checkpoint, load_teacher
+from mfon.mfon_training import train_mfon
+from mfon.teacher_targets import read_teacher_targets, write_teacher_targets
+from mfon.teacher_training import train_teacher
+from mfon.training import _batches
 
 MODEL = {"d_model": 16, "n_heads": 2, "max_len": {"text": 16, "visual": 12, "acoustic": 20},
          "mpa_layers": {"visual": 1, "acoustic": 1}, "teacher_layers": {"visual": 1, "acoustic": 1},
@@ -126,8 +129,9 @@ def test_mismatched_checkpoint_is_refused_with_a_message(teachers, sources, tmp_
     with pytest.raises(MfonError, match="trained on visual features made with other settings"):
         load_teacher(out / "visual" / "checkpoint.pt", other, d_model=16)
     (tmp_path / "evil.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(MfonError, match="not a loadable mfon checkpoint"):
+    with pytest.raises(MfonError, match="not a checkpoint this project wrote, or a damaged one") as err:
         load_checkpoint(tmp_path / "evil.pt")
+    assert "rerun snakemake" in str(err.value) and "weights_only" not in str(err.value)
 
 
 def test_checkpoint_with_arbitrary_objects_is_not_unpickled(tmp_path):
@@ -136,8 +140,10 @@ def test_checkpoint_with_arbitrary_objects_is_not_unpickled(tmp_path):
             return (print, ("unpickled!",))
 
     torch.save({"format": "mfon-checkpoint-v1", "x": Payload()}, tmp_path / "bad.pt")
-    with pytest.raises(MfonError, match="not a loadable mfon checkpoint"):
+    with pytest.raises(MfonError, match="not a checkpoint this project wrote") as err:
         load_checkpoint(tmp_path / "bad.pt")
+    # torch's own message advises weights_only=False ("arbitrary code execution"): never passed on.
+    assert "weights_only" not in str(err.value) and "arbitrary code" not in str(err.value)
 
 
 def test_mfon_run_is_deterministic_and_logs_every_loss_term(teachers, sources, tmp_path):
@@ -304,7 +310,7 @@ import json, sys
 from pathlib import Path
 from mfon.data import FeatureSources
 from mfon.layout import run_outputs
-from mfon.training import train_mfon
+from mfon.mfon_training import train_mfon
 args = json.loads(sys.argv[1])
 sources = FeatureSources(**{k: Path(v) for k, v in args["sources"].items()})
 train_mfon(sources, {m: Path(p) for m, p in args["teachers"].items()}, model=args["model"],
@@ -362,7 +368,7 @@ def test_a_killed_run_resumes_to_the_same_outputs(teachers, sources, tmp_path):
 
 
 def test_a_resume_state_of_another_config_is_refused(teachers, sources, tmp_path, monkeypatch, caplog):
-    import mfon.training as training_module
+    import mfon.mfon_training as training_module
 
     out, _ = teachers
     paths = {m: out / m / "checkpoint.pt" for m in ("visual", "acoustic")}
@@ -372,7 +378,7 @@ def test_a_resume_state_of_another_config_is_refused(teachers, sources, tmp_path
         raise RuntimeError("killed before the outputs were written")
 
     with monkeypatch.context() as patch:
-        patch.setattr(training_module, "_write_outputs", crash)
+        patch.setattr(training_module, "write_run_outputs", crash)
         with pytest.raises(RuntimeError):
             train_mfon(sources, paths, model=model, training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=7,
                        outputs=run_outputs(tmp_path / "run"))

@@ -8,7 +8,7 @@ from pathlib import Path
 from mfon.data import FeatureSources
 from mfon.experiment import job_runtime, tuned_settings
 from mfon.logutil import run_step, setup_logging
-from mfon.training import split_teacher_files, train_mfon
+from mfon.mfon_training import split_teacher_files, train_mfon
 
 setup_logging(snakemake.log[0])
 best = json.loads(Path(snakemake.input.best).read_text())

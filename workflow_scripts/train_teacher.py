@@ -5,7 +5,7 @@ sys.path.insert(0, snakemake.scriptdir + "/..")  # the mfon of this checkout, th
 from mfon.data import FeatureSources
 from mfon.experiment import job_runtime
 from mfon.logutil import run_step, setup_logging
-from mfon.training import train_teacher
+from mfon.teacher_training import train_teacher
 
 setup_logging(snakemake.log[0])
 run = snakemake.params.run
