@@ -13,7 +13,7 @@ from pathlib import Path
 RESULTS = "results"
 LOGS = "logs"
 
-#: The frame-sequence modalities (text is tokens): one name for what had three.
+#: The frame-sequence modalities (text is tokens).
 FRAME_MODALITIES = ("visual", "acoustic")
 #: Every modality, in the order tables and feature files list them.
 MODALITIES = ("text", "visual", "acoustic")

@@ -248,7 +248,7 @@ def run_fingerprint(**parts) -> str:
 def fit(model: torch.nn.Module, *, loss_terms: Callable[[dict], dict[str, torch.Tensor]], forward: Callable,
         optimizer: torch.optim.Optimizer, loaders: SplitBatches, epochs: int, grad_accum: int, accumulation: str,
         patience: int | None, device: torch.device, bf16: bool, seed: int, metric_family: str,
-        on_train: Callable[[], None] | None = None, flush_remainder: bool = True, recipe: Recipe = Recipe(),
+        flush_remainder: bool = True, recipe: Recipe = Recipe(),
         resume: ResumeState | None = None) -> tuple[list[dict], int]:
     """Train for ``epochs``; keep (load back) the state with the lowest validation MSE.
 
@@ -282,8 +282,6 @@ def fit(model: torch.nn.Module, *, loss_terms: Callable[[dict], dict[str, torch.
             break
         start = time.monotonic()
         model.train()
-        if on_train is not None:
-            on_train()
         sums: dict[str, float] = {}
         n_batches = 0
         optimizer.zero_grad(set_to_none=True)
