@@ -3,10 +3,10 @@
 The clip goes through the same feature path as the training data, with the run's OWN feature configuration
 (recorded in the checkpoint's provenance): the acoustic and visual extractors are rebuilt from the settings that
 made the run's feature files (:func:`mfon.extraction.build_extractor`), the transcript is tokenized with the run's
-text model and ``max_length``; non-finite values become 0 and frames without a face stay zero-filled (as in
-:func:`mfon.extraction.extract_shard`); sequences are truncated to the model's ``max_len`` and standardised with the
-checkpoint's train-split statistics on valid frames only (as in :func:`mfon.data.load_split`); the batch is made by
-:func:`mfon.data.collate`. The prediction is the model's raw regression output, not clipped to the label range.
+text model and ``max_length``; the extracted sequence is cleaned and judged by the extraction's own
+:func:`mfon.extraction.stored_clip` (non-finite values 0, the run's no-face policy), then truncated to the model's
+``max_len`` and standardised with the checkpoint's train-split statistics by the training data's own
+:func:`mfon.data.model_sequence`; the batch is made by :func:`mfon.data.collate`. The prediction is the model's raw regression output, not clipped to the label range.
 
 With ``with_teachers`` the unimodal teachers of the same seed are run too, each with its own standardiser:
 ``results/<dataset>/mfon/<variant>/seed<S>`` -> the checkpoint in ``results/<dataset>/teachers/<modality>/seed<S>``.
@@ -22,11 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import SplitData, Standardizer, collate
+from .data import SplitData, Standardizer, collate, model_sequence
 from . import layout
 from .errors import MfonError
-from .extraction import build_extractor
-from .features import replace_nonfinite
+from .extraction import build_extractor, stored_clip
 from .media import probe
 from .models import ModelConfig, TeacherEncoder
 from .checkpoints import built_from_checkpoint, fit_weights, load_checkpoint, load_mfon_model, stored_model_config
@@ -142,30 +141,20 @@ def extract_modality(video: Path, modality: str, settings: dict, extractor=None)
         close = getattr(extractor, "close", None)
         if own and close is not None:
             close()
-    values, _ = replace_nonfinite(seq.values)
-    valid = seq.valid.astype(bool)
-    if values.shape[0] == 0:
-        raise MfonError(f"{video}: no {modality} frames")
-    if modality == "visual" and not valid.any():
-        policy = settings.get("no_face_policy", "keep")
-        if policy != "keep":
-            raise MfonError(f"{video}: no face found in any of {values.shape[0]} frames; the run's "
-                            f"visual.no_face_policy is {policy!r}, so it was trained without such clips")
-        log.warning("%s: no face found in any of %d frames (kept, zero-filled)", video, values.shape[0])
-    values = np.where(valid[:, None], values, 0.0).astype(np.float32)  # the extractors zero-fill already
-    return ClipFeatures(values=values, valid=valid)
+    clip = stored_clip(seq, modality, video, settings)
+    if clip.status == "quarantined":
+        trained_without = (f"; the run's visual.no_face_policy is {settings['no_face_policy']!r}, so it was "
+                           "trained without such clips") if clip.valid.size else ""
+        raise MfonError(clip.reason + trained_without)
+    if clip.status == "no_face":
+        log.warning("%s (kept, zero-filled)", clip.reason)
+    return ClipFeatures(values=clip.values, valid=clip.valid)
 
 
 def model_inputs(features: dict[str, ClipFeatures], text: dict[str, np.ndarray], max_len: dict[str, int],
                  standardizer: Standardizer | None) -> dict[str, torch.Tensor]:
-    """A one-clip batch: truncate, standardise valid frames (as :func:`mfon.data.load_split`), collate."""
-    sequences = {}
-    for modality, feats in features.items():
-        n = min(feats.values.shape[0], max_len[modality])
-        values = feats.values[:n]
-        if standardizer is not None and modality in standardizer.mean:
-            values = np.where(feats.valid[:n, None], standardizer.apply(modality, values), 0.0)
-        sequences[modality] = [np.asarray(values, dtype=np.float32)]
+    """A one-clip batch: truncated and standardised as training data (:func:`mfon.data.model_sequence`), collated."""
+    sequences = {m: [model_sequence(f.values, f.valid, m, max_len[m], standardizer)] for m, f in features.items()}
     data = SplitData(split="predict", keys=["clip"], labels=np.zeros(1, np.float32),
                      text={k: v.astype(np.int64) for k, v in text.items()}, sequences=sequences)
     return collate(data, [0], max_len)

@@ -16,16 +16,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mfon.layout import run_outputs
 from mfon.tsv import read_tsv
-from mfon.data import FeatureSources
+from mfon.checkpoints import load_mfon_model
+from mfon.data import FeatureSources, Standardizer, collate, load_split
 from mfon.demo import generate_demo_corpus
 from mfon.errors import MfonError
 from mfon.extraction import extract_shard
 from mfon.features.text import tokenize_manifest
 from mfon.manifest import ingest, write_ingest
-from mfon.predict import predict_clip
+from mfon.predict import Predictor, extract_modality, model_inputs, predict_clip
 from mfon.qc import clip_status
 from mfon.mfon_training import train_mfon
 from mfon.teacher_training import train_teacher
@@ -69,8 +71,7 @@ def run(tmp_path_factory):
     write_ingest(ingest(label_csv, tmp / "data"), sources.manifest, base / "qc" / "rejected.tsv")
     for modality in ("acoustic", "visual"):
         extract_shard(sources.manifest, getattr(sources, modality), base / "qc" / f"{modality}_report.tsv",
-                      modality=modality, dataset=DATASET, settings=SETTINGS[modality],
-                      no_face_policy=SETTINGS[modality].get("no_face_policy", "keep"))
+                      modality=modality, dataset=DATASET, settings=SETTINGS[modality])
     tokenize_manifest(sources.manifest, sources.text, dataset=DATASET, settings=SETTINGS["text"])
     clip_status(base / "qc" / "rejected.tsv", sources.manifest, base / "qc" / "acoustic_report.tsv",
                 base / "qc" / "visual_report.tsv", sources.text, sources.clip_status)
@@ -108,6 +109,27 @@ def test_prediction_of_a_held_out_clip_matches_the_runs_own(run):
                                     "acoustic": min(30, result["frames_extracted"]["acoustic"])}
         assert 0.0 <= result["face_fraction"] <= 1.0
         assert (result["variant"], result["seed"]) == ("mfon", SEED)
+
+
+def test_a_clip_gets_the_same_model_inputs_from_predict_as_from_the_pipeline(run):
+    """Predict cleans, truncates and standardises a clip with the pipeline's own functions: equal tensors."""
+    run_dir, manifest, predictions = run
+    key = next(iter(predictions))
+    model, state = load_mfon_model(Path(run_outputs(str(run_dir))["checkpoint"]))
+    max_len = {m: model.config.max_len[m] for m in ("visual", "acoustic")}
+    standardizer = Standardizer.from_state(state["standardizer"])
+    data = load_split(FeatureSources.for_dataset(run_dir.parents[3], DATASET), manifest[key]["mode"],
+                      max_len=max_len, standardizer=standardizer)
+    pipeline = collate(data, [data.keys.index(key)], max_len)
+    with Predictor(run_dir) as predictor:
+        features = {m: extract_modality(Path(manifest[key]["media_path"]), m, predictor.settings[m])
+                    for m in ("visual", "acoustic")}
+        predicted = model_inputs(features, predictor._text(manifest[key]["text"]), max_len, standardizer)
+    assert set(predicted) == set(pipeline)
+    inputs = [name for name in pipeline if name != "label"]  # a new clip has no label
+    assert {"text_input_ids", "visual", "visual_lengths", "acoustic", "acoustic_lengths"} <= set(inputs)
+    for name in inputs:
+        assert predicted[name].dtype == pipeline[name].dtype and torch.equal(predicted[name], pipeline[name]), name
 
 
 def test_teacher_scores_match_the_teachers_own_predictions(run):
