@@ -73,7 +73,7 @@ def decode_seconds(rows: list[dict], modality: str, settings: dict) -> float:
 def extract_seconds(manifest: Path, modality: str, settings: dict, out: Path) -> float:
     start = time.perf_counter()
     extract_shard(manifest, out / f"{modality}.h5", out / f"{modality}.tsv", modality=modality, dataset="bench",
-                  settings=settings, no_face_policy=settings.get("no_face_policy", "keep"))
+                  settings=settings)
     return time.perf_counter() - start
 
 

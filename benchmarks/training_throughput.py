@@ -49,7 +49,8 @@ from mfon.data import SplitData  # noqa: E402
 from mfon.losses import MFONLoss  # noqa: E402
 from mfon.models import CrossModalEncoder, ModelConfig, TeacherEncoder, build_model, distillation_targets, \
     parameter_groups  # noqa: E402
-from mfon.training import SplitBatches, teacher_vectors  # noqa: E402
+from mfon.teacher_targets import teacher_vectors  # noqa: E402
+from mfon.training import SplitBatches  # noqa: E402
 
 MOSI = {"d_model": 768, "d_visual": 20, "d_acoustic": 5, "max_len": {"text": 50, "visual": 500, "acoustic": 375},
         "text_model": "packaged:all-MiniLM-L6-v2"}

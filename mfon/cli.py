@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import layout
 from .errors import MfonError
 
 
@@ -133,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="sentiment of clips by a trained MFON run or the seeds of a variant "
                                        "(their own feature settings)")
     p.add_argument("run", type=Path, help="MFON run folder (results/<dataset>/mfon/<variant>/seed<S>), its "
-                                          "checkpoint.pt, or a variant folder (results/<dataset>/mfon/<variant>: "
-                                          "the mean over its seeds)")
+                                          f"{layout.RUN_FILES['checkpoint']}, or a variant folder "
+                                          "(results/<dataset>/mfon/<variant>: the mean over its seeds)")
     p.add_argument("video", type=Path, nargs="?", help="one clip (video with an audio track)")
     p.add_argument("--sheet", type=Path, help="batch: every clip of a label sheet in MMSA's layout (video_id, "
                                               "clip_id, text; media at <root>/Raw/<video_id>/<clip_id>.mp4)")

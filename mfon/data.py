@@ -118,6 +118,17 @@ def _truncated(ff: FeatureFile, key: str, max_len: int) -> tuple[np.ndarray, np.
     return group["features"][:n], group["valid"][:n].astype(bool)
 
 
+def model_sequence(values: np.ndarray, valid: np.ndarray, modality: str, max_len: int,
+                   standardizer: Standardizer | None) -> np.ndarray:
+    """A clip's stored frames as the model reads them: the first ``max_len``, standardised on valid frames
+    (invalid frames stay 0), float32. One path for training data and for :mod:`mfon.predict`."""
+    n = min(values.shape[0], max_len)
+    values, valid = values[:n], np.asarray(valid[:n]).astype(bool)
+    if standardizer is not None:
+        values = np.where(valid[:, None], standardizer.apply(modality, values), 0.0)
+    return np.asarray(values, dtype=np.float32)
+
+
 def fit_standardizer(sources: FeatureSources, max_len: dict[str, int],
                      modalities: tuple[str, ...] = layout.FRAME_MODALITIES) -> Standardizer:
     """Mean and std over the valid frames of the train split (std floored so constant dims stay finite)."""
@@ -174,10 +185,8 @@ def load_split(sources: FeatureSources, split: str, *, max_len: dict[str, int],
         with FeatureFile(getattr(sources, modality)) as ff:
             seqs = []
             for key in keys:
-                values, valid = _truncated(ff, key, max_len[modality])
-                if standardizer is not None:
-                    values = np.where(valid[:, None], standardizer.apply(modality, values), 0.0)
-                seqs.append(np.asarray(values, dtype=np.float32))
+                values, valid = _truncated(ff, key, max_len[modality])  # reads only the frames kept
+                seqs.append(model_sequence(values, valid, modality, max_len[modality], standardizer))
             sequences[modality] = seqs
     log.info("split %s: %d clips", split, len(keys))
     return SplitData(split=split, keys=keys, labels=labels, text=text, sequences=sequences,

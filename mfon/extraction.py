@@ -2,13 +2,14 @@
 
 Per clip it records a QC row (status, frames, valid-frame fraction, replaced non-finite values, seconds).
 A clip the extractor cannot use is quarantined (status ``quarantined``, with the reason); a visual clip in which
-no face is ever found is handled by ``no_face_policy``.
+no face is ever found is handled by the visual settings' ``no_face_policy`` (:func:`stored_clip`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +36,38 @@ def shard_of(rows: list[dict], shard: int, n_shards: int) -> list[dict]:
     return rows[shard::n_shards]
 
 
+@dataclass
+class StoredClip:
+    """What the pipeline stores of one extracted clip, and the clip's status."""
+
+    values: np.ndarray   # (T, D) float32, non-finite values replaced by 0
+    valid: np.ndarray    # (T,) bool: a frame with a face (visual) or a real frame
+    replaced: int        # how many non-finite values were replaced
+    status: str          # ok | no_face (kept, zero-filled) | quarantined
+    reason: str
+
+
+def stored_clip(seq, modality: str, media: Path | str, settings: dict) -> StoredClip:
+    """The extractor's sequence ``seq`` of the clip at ``media`` as the feature file stores it, with its status:
+    a clip without frames is quarantined; a visual clip without a face in any frame is kept (``keep``: frames
+    zero-filled), quarantined (``drop``) or stops the run (``fail``: :class:`MfonError`), as the modality's
+    ``settings`` say (``no_face_policy``)."""
+    values, replaced = replace_nonfinite(seq.values)
+    valid = np.asarray(seq.valid).astype(bool)
+    status, reason = "ok", ""
+    if values.shape[0] == 0:
+        status, reason = "quarantined", f"{media}: no {modality} frames"
+    elif modality == "visual" and not valid.any():
+        reason = f"{media}: no face found in any of {values.shape[0]} frames"
+        no_face_policy = settings["no_face_policy"]
+        if no_face_policy == "fail":
+            raise MfonError(f"{reason} (visual.no_face_policy is 'fail')")
+        status = "no_face" if no_face_policy == "keep" else "quarantined"
+    return StoredClip(values=values, valid=valid, replaced=replaced, status=status, reason=reason)
+
+
 def extract_shard(manifest_path: Path, out_path: Path, report_path: Path, *, modality: str, dataset: str,
-                  settings: dict, shard: int = 0, n_shards: int = 1, compression_level: int = 4,
-                  no_face_policy: str = "keep") -> None:
+                  settings: dict, shard: int = 0, n_shards: int = 1, compression_level: int = 4) -> None:
     """Extract ``modality`` features for one shard of the manifest into ``out_path`` with a QC report."""
     rows = shard_of(read_manifest(manifest_path), shard, n_shards)
     extractor = build_extractor(modality, settings)
@@ -61,21 +91,19 @@ def extract_shard(manifest_path: Path, out_path: Path, report_path: Path, *, mod
                 entry.update(status="quarantined", reason=str(exc))
                 log.warning("quarantined %s: %s", key, exc)
             else:
-                values, replaced = replace_nonfinite(seq.values)
-                entry.update(n_frames=values.shape[0], nonfinite_replaced=replaced,
-                             valid_fraction=round(float(seq.valid.mean()) if len(seq.valid) else 0.0, 4))
-                if values.shape[0] == 0:
-                    entry.update(status="quarantined", reason=f"{row['media_path']}: no {modality} frames")
-                elif modality == "visual" and not seq.valid.any():
-                    reason = f"{row['media_path']}: no face found in any of {values.shape[0]} frames"
-                    if no_face_policy == "fail":
-                        raise MfonError(f"clip {key}: {reason} (visual.no_face_policy is 'fail')")
-                    entry.update(status="no_face" if no_face_policy == "keep" else "quarantined", reason=reason)
-                    log.warning("%s %s: %s", entry["status"], key, reason)
-                if entry["status"] in ("ok", "no_face"):
-                    attrs = {"video_id": row["video_id"], "clip_id": row["clip_id"], "n_frames": values.shape[0],
-                             "nonfinite_replaced": replaced, **seq.info}
-                    writer.add_clip(key, {"features": values, "valid": seq.valid.astype(np.uint8)}, attrs)
+                try:
+                    clip = stored_clip(seq, modality, row["media_path"], settings)
+                except MfonError as exc:
+                    raise MfonError(f"clip {key}: {exc}") from None
+                entry.update(n_frames=clip.values.shape[0], nonfinite_replaced=clip.replaced,
+                             valid_fraction=round(float(seq.valid.mean()) if len(seq.valid) else 0.0, 4),
+                             status=clip.status, reason=clip.reason)
+                if clip.status != "ok":
+                    log.warning("%s %s: %s", clip.status, key, clip.reason)
+                if clip.status in ("ok", "no_face"):
+                    attrs = {"video_id": row["video_id"], "clip_id": row["clip_id"], "n_frames": clip.values.shape[0],
+                             "nonfinite_replaced": clip.replaced, **seq.info}
+                    writer.add_clip(key, {"features": clip.values, "valid": seq.valid.astype(np.uint8)}, attrs)
             entry["seconds"] = round(time.monotonic() - start, 3)
             report.append(entry)
             progress.step()

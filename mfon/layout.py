@@ -13,14 +13,21 @@ from pathlib import Path
 RESULTS = "results"
 LOGS = "logs"
 
-#: The frame-sequence modalities (text is tokens): one name for what had three.
+#: The frame-sequence modalities (text is tokens).
 FRAME_MODALITIES = ("visual", "acoustic")
 #: Every modality, in the order tables and feature files list them.
 MODALITIES = ("text", "visual", "acoustic")
 
-#: Files every training run writes into its folder.
-RUN_FILES = ("checkpoint.pt", "metrics.json", "predictions.tsv", "history.tsv")
-RUN_FILES_BY_NAME = {name.split(".")[0]: name for name in RUN_FILES}
+#: Files every training run writes into its folder, by the name its rule gives each output.
+RUN_FILES = {"checkpoint": "checkpoint.pt", "metrics": "metrics.json", "predictions": "predictions.tsv",
+             "history": "history.tsv"}
+#: What a run keeps in its folder while it trains (the state after its last completed epoch); removed when the
+#: run finishes, so it is no output of the rule.
+RESUME_FILE = "resume.pt"
+#: A teacher's stored vectors, beside its run files (:func:`teacher_targets`).
+TEACHER_TARGETS_FILE = "targets.h5"
+#: The files of every run that a metric table checks (:func:`mfon.tables.check_run`): its declared inputs.
+TABLE_RUN_FILES = ("metrics", "predictions", "checkpoint")
 
 
 def dataset_dir(dataset: str) -> str:
@@ -59,7 +66,7 @@ def teacher_dir(dataset: str, modality: str, seed) -> str:
 
 def teacher_targets(dataset: str, modality: str, seed) -> str:
     """A fixed-fidelity teacher's pooled vector for every clip, computed once for every run of that seed."""
-    return f"{teacher_dir(dataset, modality, seed)}/targets.h5"
+    return f"{teacher_dir(dataset, modality, seed)}/{TEACHER_TARGETS_FILE}"
 
 
 def variant_dir(dataset: str, variant: str, tuned: bool = False) -> str:
@@ -99,7 +106,26 @@ def search_best(dataset: str) -> str:
 
 def run_outputs(folder: str) -> dict[str, str]:
     """The named outputs of a training run in ``folder``."""
-    return {name: f"{folder}/{file}" for name, file in RUN_FILES_BY_NAME.items()}
+    return {name: f"{folder}/{file}" for name, file in RUN_FILES.items()}
+
+
+def resume_state(outputs: dict) -> Path:
+    """Where the run writing ``outputs`` (:func:`run_outputs`) keeps its resume state: beside its checkpoint."""
+    return Path(outputs["checkpoint"]).parent / RESUME_FILE
+
+
+def table_inputs(runs: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A table rule's named inputs: for every variant (-> its run folders, one per seed) and every file of
+    :data:`TABLE_RUN_FILES`, that file of each run, named ``<variant>_<file name>``."""
+    return {f"{variant}_{name}": [run_outputs(folder)[name] for folder in folders]
+            for variant, folders in runs.items() for name in TABLE_RUN_FILES}
+
+
+def table_runs(inputs, variants: list[str]) -> dict[str, list[dict[str, str]]]:
+    """The inverse of :func:`table_inputs`: variant -> one ``{file name: path}`` per run, seeds in order."""
+    return {variant: [dict(zip(TABLE_RUN_FILES, files))
+                      for files in zip(*(inputs[f"{variant}_{name}"] for name in TABLE_RUN_FILES))]
+            for variant in variants}
 
 
 #: Any MFON run folder as a rule pattern (wildcards dataset, run_folder, seed): a variant's run or the retrained

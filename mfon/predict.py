@@ -3,13 +3,13 @@
 The clip goes through the same feature path as the training data, with the run's OWN feature configuration
 (recorded in the checkpoint's provenance): the acoustic and visual extractors are rebuilt from the settings that
 made the run's feature files (:func:`mfon.extraction.build_extractor`), the transcript is tokenized with the run's
-text model and ``max_length``; non-finite values become 0 and frames without a face stay zero-filled (as in
-:func:`mfon.extraction.extract_shard`); sequences are truncated to the model's ``max_len`` and standardised with the
-checkpoint's train-split statistics on valid frames only (as in :func:`mfon.data.load_split`); the batch is made by
-:func:`mfon.data.collate`. The prediction is the model's raw regression output, not clipped to the label range.
+text model and ``max_length``; the extracted sequence is cleaned and judged by the extraction's own
+:func:`mfon.extraction.stored_clip` (non-finite values 0, the run's no-face policy), then truncated to the model's
+``max_len`` and standardised with the checkpoint's train-split statistics by the training data's own
+:func:`mfon.data.model_sequence`; the batch is made by :func:`mfon.data.collate`. The prediction is the model's raw regression output, not clipped to the label range.
 
 With ``with_teachers`` the unimodal teachers of the same seed are run too, each with its own standardiser:
-``results/<dataset>/mfon/<variant>/seed<S>`` -> ``results/<dataset>/teachers/<modality>/seed<S>/checkpoint.pt``.
+``results/<dataset>/mfon/<variant>/seed<S>`` -> the checkpoint in ``results/<dataset>/teachers/<modality>/seed<S>``.
 """
 
 from __future__ import annotations
@@ -22,18 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import SplitData, Standardizer, collate
+from .data import SplitData, Standardizer, collate, model_sequence
 from . import layout
 from .errors import MfonError
-from .extraction import build_extractor
-from .features import replace_nonfinite
+from .extraction import build_extractor, stored_clip
 from .media import probe
 from .models import ModelConfig, TeacherEncoder
-from .training import built_from_checkpoint, fit_weights, load_checkpoint, load_mfon_model, stored_model_config
+from .checkpoints import built_from_checkpoint, fit_weights, load_checkpoint, load_mfon_model, stored_model_config
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_NAME = "checkpoint.pt"
 LABEL_RANGE_NOTE = ("raw regression score, not clipped to the dataset's label_range "
                     "(e.g. [-3, 3] for MOSI/MOSEI/demo, [-1, 1] for CH-SIMS)")
 
@@ -48,12 +46,12 @@ class ClipFeatures:
 
 # ------------------------------------------------------------------------------------------------- checkpoints
 def resolve_checkpoint(run: Path) -> Path:
-    """``run`` is a run folder holding ``checkpoint.pt`` or the checkpoint file itself."""
+    """``run`` is a run folder holding its checkpoint or the checkpoint file itself."""
     run = Path(run)
     if run.is_dir():
-        path = run / CHECKPOINT_NAME
+        path = _checkpoint_in(run)
         if not path.is_file():
-            raise MfonError(f"{run}: run folder holds no {CHECKPOINT_NAME} (has the run finished?)")
+            raise MfonError(f"{run}: run folder holds no {path.name} (has the run finished?)")
         return path
     if not run.exists():
         raise MfonError(f"run folder or checkpoint not found: {run}")
@@ -63,19 +61,23 @@ def resolve_checkpoint(run: Path) -> Path:
 def resolve_checkpoints(run: Path) -> list[Path]:
     """The checkpoints ``run`` names: one run (folder or file), or every seed of a variant folder (an ensemble).
 
-    A variant folder is ``results/<dataset>/mfon/<variant>`` holding ``seed<S>/checkpoint.pt``; a seed folder
+    A variant folder is ``results/<dataset>/mfon/<variant>`` holding a run folder ``seed<S>`` per seed; a seed folder
     without its checkpoint (an unfinished run) is an error, not silently left out of the ensemble.
     """
     run = Path(run)
     seeds = sorted((d for d in run.iterdir() if d.is_dir() and d.name.startswith("seed") and d.name[4:].isdigit()),
-                   key=lambda d: int(d.name[4:])) if run.is_dir() and not (run / CHECKPOINT_NAME).exists() else []
+                   key=lambda d: int(d.name[4:])) if run.is_dir() and not _checkpoint_in(run).exists() else []
     if not seeds:
         return [resolve_checkpoint(run)]
-    unfinished = [str(d) for d in seeds if not (d / CHECKPOINT_NAME).is_file()]
+    unfinished = [str(d) for d in seeds if not _checkpoint_in(d).is_file()]
     if unfinished:
-        raise MfonError(f"{run}: seed folder(s) without {CHECKPOINT_NAME}: {', '.join(unfinished)} (have these runs "
-                        f"finished?); pass one seed's folder to use the others alone")
-    return [d / CHECKPOINT_NAME for d in seeds]
+        raise MfonError(f"{run}: seed folder(s) without {_checkpoint_in(run).name}: {', '.join(unfinished)} (have "
+                        f"these runs finished?); pass one seed's folder to use the others alone")
+    return [_checkpoint_in(d) for d in seeds]
+
+
+def _checkpoint_in(run_folder: Path) -> Path:
+    return Path(layout.run_outputs(str(run_folder))["checkpoint"])
 
 
 def _settings(path: Path, state: dict, modality: str) -> dict:
@@ -100,10 +102,9 @@ def teacher_checkpoint(run_checkpoint: Path, modality: str, seed: int) -> Path:
     where = layout.parse_run_dir(run_dir)
     if where is None:
         raise MfonError(f"{run_dir}: is not laid out as {layout.run_dir('<dataset>', '<variant>', '<S>')}, so its "
-                        f"teachers ({layout.teacher_dir('<dataset>', '<modality>', '<S>')}/{CHECKPOINT_NAME}) "
+                        f"teachers ({_checkpoint_in(layout.teacher_dir('<dataset>', '<modality>', '<S>'))}) "
                         "cannot be found")
-    workdir, dataset = where["workdir"], where["dataset"]
-    return workdir / layout.teacher_dir(dataset, modality, seed) / CHECKPOINT_NAME
+    return where["workdir"] / _checkpoint_in(layout.teacher_dir(where["dataset"], modality, seed))
 
 
 def _load_teacher(path: Path, run_state: dict, modality: str) -> tuple[TeacherEncoder, dict]:
@@ -140,30 +141,20 @@ def extract_modality(video: Path, modality: str, settings: dict, extractor=None)
         close = getattr(extractor, "close", None)
         if own and close is not None:
             close()
-    values, _ = replace_nonfinite(seq.values)
-    valid = seq.valid.astype(bool)
-    if values.shape[0] == 0:
-        raise MfonError(f"{video}: no {modality} frames")
-    if modality == "visual" and not valid.any():
-        policy = settings.get("no_face_policy", "keep")
-        if policy != "keep":
-            raise MfonError(f"{video}: no face found in any of {values.shape[0]} frames; the run's "
-                            f"visual.no_face_policy is {policy!r}, so it was trained without such clips")
-        log.warning("%s: no face found in any of %d frames (kept, zero-filled)", video, values.shape[0])
-    values = np.where(valid[:, None], values, 0.0).astype(np.float32)  # the extractors zero-fill already
-    return ClipFeatures(values=values, valid=valid)
+    clip = stored_clip(seq, modality, video, settings)
+    if clip.status == "quarantined":
+        trained_without = (f"; the run's visual.no_face_policy is {settings['no_face_policy']!r}, so it was "
+                           "trained without such clips") if clip.valid.size else ""
+        raise MfonError(clip.reason + trained_without)
+    if clip.status == "no_face":
+        log.warning("%s (kept, zero-filled)", clip.reason)
+    return ClipFeatures(values=clip.values, valid=clip.valid)
 
 
 def model_inputs(features: dict[str, ClipFeatures], text: dict[str, np.ndarray], max_len: dict[str, int],
                  standardizer: Standardizer | None) -> dict[str, torch.Tensor]:
-    """A one-clip batch: truncate, standardise valid frames (as :func:`mfon.data.load_split`), collate."""
-    sequences = {}
-    for modality, feats in features.items():
-        n = min(feats.values.shape[0], max_len[modality])
-        values = feats.values[:n]
-        if standardizer is not None and modality in standardizer.mean:
-            values = np.where(feats.valid[:n, None], standardizer.apply(modality, values), 0.0)
-        sequences[modality] = [np.asarray(values, dtype=np.float32)]
+    """A one-clip batch: truncated and standardised as training data (:func:`mfon.data.model_sequence`), collated."""
+    sequences = {m: [model_sequence(f.values, f.valid, m, max_len[m], standardizer)] for m, f in features.items()}
     data = SplitData(split="predict", keys=["clip"], labels=np.zeros(1, np.float32),
                      text={k: v.astype(np.int64) for k, v in text.items()}, sequences=sequences)
     return collate(data, [0], max_len)
@@ -312,7 +303,7 @@ class Predictor:
 def predict_clip(checkpoint: Path, video: Path, text: str | None, *, with_teachers: bool = False) -> dict:
     """Sentiment of one clip (``video`` + its transcript ``text``) by the MFON run ``checkpoint``.
 
-    ``checkpoint``: a run folder (``results/<dataset>/mfon/<variant>/seed<S>``), its ``checkpoint.pt``, or a
+    ``checkpoint``: a run folder (``results/<dataset>/mfon/<variant>/seed<S>``), its checkpoint, or a
     variant folder (``results/<dataset>/mfon/<variant>``: the mean over its seeds, each seed's under ``"seeds"``).
     Returns ``{"sentiment", "teachers" (with_teachers), "frames", "frames_extracted", "face_fraction",
     "variant", "seed", "checkpoint", "note"}``. Raises :class:`MfonError` with the reason otherwise.

@@ -1,8 +1,8 @@
 """A finished MFON run's checkpoint rerun over one split (eval mode, no gradient).
 
 * :func:`save_representations`: per test clip the prediction and the pooled visual representation Z_v (what the
-  paper's Fig. 4 shows), in ``representations.npz`` (read by :func:`mfon.analysis.load_representations`);
-* :func:`save_split_predictions`: another split's predictions in ``predictions.tsv``'s columns (training predicts
+  paper's Fig. 4 shows), in the run's representations file (read by :func:`mfon.analysis.load_representations`);
+* :func:`save_split_predictions`: another split's predictions in the columns of a run's predictions (training predicts
   the valid and test splits only).
 
 Kept apart from :mod:`mfon.analysis` so that the figure rules, which only read these files, do not list the
@@ -24,7 +24,7 @@ from .atomic import atomic_path
 from .data import FeatureSources, Standardizer, collate, load_split
 from .errors import MfonError
 from .provenance import file_sha256, package_versions
-from .training import load_mfon_model
+from .checkpoints import load_mfon_model
 from .tsv import write_tsv
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def save_representations(checkpoint: Path, sources: FeatureSources, out_path: Pa
 
 
 def save_split_predictions(checkpoint: Path, sources: FeatureSources, out_path: Path, split: str = "train") -> None:
-    """``predictions.tsv``'s columns for another split (the train split is not predicted during training)."""
+    """The columns of a run's predictions for another split (the train split is not predicted during training)."""
     result = run_model_on_split(checkpoint, sources, split)
     rows = [{"key": k, "split": split, "truth": float(t), "prediction": round(float(p), DECIMALS)}
             for k, t, p in zip(result["keys"], result["truth"], result["prediction"])]

@@ -20,51 +20,52 @@ def _scaled(name: str, value: float) -> float:
     return value * 100.0 if name in PERCENT_METRICS else value
 
 
-RUN_FILES = ("metrics.json", "predictions.tsv", "checkpoint.pt")  # what a finished training run holds
+def check_run(files: dict[str, Path], split: str) -> dict:
+    """The metrics of a finished run, after checking that its files (``metrics``, ``predictions`` and
+    ``checkpoint``: :data:`mfon.layout.TABLE_RUN_FILES`) make a complete, consistent run.
 
-
-def check_run(metrics_path: Path, split: str) -> dict:
-    """The metrics of a finished run, after checking its folder holds a complete, consistent run.
-
-    A run folder emptied by an interrupted (e.g. killed ``--forcerun``) rerun, a file of zero bytes, metrics
-    without the table's split, a seed other than the folder's, or predictions that do not cover the split's
-    clips raise :class:`MfonError` naming the folder and what is wrong, instead of tabulating stale numbers.
+    A file emptied or removed by an interrupted rerun, metrics without the table's split, a seed other than the
+    folder's, or predictions that do not cover the split's clips raise :class:`MfonError` naming the folder and
+    what is wrong, instead of tabulating stale numbers.
     """
-    folder = Path(metrics_path).parent
+    files = {name: Path(path) for name, path in files.items()}
+    folder = files["metrics"].parent
+    metrics, predictions = files["metrics"].name, files["predictions"].name
     remedy = (f"; the run is incomplete (an interrupted rerun?): delete {folder} and rerun snakemake, which "
               f"trains it again")
-    problems = [f"{name} is missing" if not (folder / name).is_file() else f"{name} is empty"
-                for name in RUN_FILES if not (folder / name).is_file() or (folder / name).stat().st_size == 0]
+    problems = [f"{path.name} is missing" if not path.is_file() else f"{path.name} is empty"
+                for path in files.values() if not path.is_file() or path.stat().st_size == 0]
     if problems:
         raise MfonError(f"{folder}: " + ", ".join(problems) + remedy)
     try:
-        result = json.loads((folder / "metrics.json").read_text())
+        result = json.loads(files["metrics"].read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MfonError(f"{folder}: metrics.json is not valid JSON ({exc}){remedy}") from exc
+        raise MfonError(f"{folder}: {metrics} is not valid JSON ({exc}){remedy}") from exc
     if not isinstance(result, dict) or not isinstance(result.get(split), dict) or "seed" not in result:
-        raise MfonError(f"{folder}: metrics.json holds no {split!r} metrics or no seed{remedy}")
+        raise MfonError(f"{folder}: {metrics} holds no {split!r} metrics or no seed{remedy}")
     if folder.name.startswith("seed") and folder.name[4:].isdigit() and int(folder.name[4:]) != result["seed"]:
-        raise MfonError(f"{folder}: metrics.json is of seed {result['seed']}, the folder of seed {folder.name[4:]}"
+        raise MfonError(f"{folder}: {metrics} is of seed {result['seed']}, the folder of seed {folder.name[4:]}"
                         f"{remedy}")
     expected = result.get("clips", {}).get(split, {}).get("used")
-    predicted = sum(row.get("split") == split for row in read_tsv(folder / "predictions.tsv"))
+    predicted = sum(row.get("split") == split for row in read_tsv(files["predictions"]))
     if expected is not None and predicted != expected:
-        raise MfonError(f"{folder}: predictions.tsv has {predicted} {split} clips, metrics.json counts {expected}"
+        raise MfonError(f"{folder}: {predictions} has {predicted} {split} clips, {metrics} counts {expected}"
                         f"{remedy}")
     return result
 
 
-def build_table(runs: dict[str, list[Path]], out_csv: Path, *, dataset: str, split: str = "test",
-                paper: str | None = None) -> list[dict]:
-    """``runs`` maps variant -> metrics.json of its seeds. Percent metrics are x100; MAE and Corr stay values.
+def build_table(runs: dict[str, list[dict[str, Path]]], out_csv: Path, *, dataset: str,
+                split: str = "test", paper: str | None = None) -> list[dict]:
+    """``runs`` maps variant -> the files of each of its seeds' runs (:func:`check_run`). Percent metrics are
+    x100; MAE and Corr stay values.
 
     Standard deviations are population std (numpy's default, ddof=0) as the field reports them. With ``paper``
     ("mosi", "mosei", "sims"), each metric the paper reports for the variant gets ``<metric>_paper`` and
     ``<metric>_diff`` (ours minus the paper's) columns beside it. Every run is checked first (:func:`check_run`).
     """
     rows = []
-    for variant, paths in runs.items():
-        results = [check_run(Path(p), split) for p in paths]
+    for variant, run_files in runs.items():
+        results = [check_run(files, split) for files in run_files]
         if not results:
             raise MfonError(f"variant {variant!r} has no finished run")
         present = list(results[0][split])

@@ -2,7 +2,7 @@
 
 Each variant is a set of overrides of the one MFON model (``model``: ModelConfig fields) and of its loss
 (``loss``: LossConfig fields). Plain data and no torch, so that the workflow can plan runs without importing
-the model code; :func:`mfon.models.apply_variant` builds the configurations.
+the model code; :func:`mfon.experiment.variant_settings` builds a variant's run settings from them.
 """
 
 from __future__ import annotations

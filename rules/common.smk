@@ -80,10 +80,12 @@ def code(script, skip=(), also=()):
 
 def final_targets(dataset):
     """What a bare `snakemake` builds for ``dataset``: features, every run's files (so that runs deleted by a
-    killed forced rerun are noticed while the tables still exist) and the tables."""
+    killed forced rerun are noticed while the tables still exist), the teachers' checkpoints and the tables."""
     experiment = DATASETS[dataset]["experiment"]
-    runs = [path for v in dict.fromkeys(experiment["variants"] + experiment["ablation_variants"])
-            for s in experiment["seeds"] for path in layout.run_outputs(run_path(dataset, v, s)).values()]
+    variants = list(dict.fromkeys(experiment["variants"] + experiment["ablation_variants"]))
+    runs = [*[path for v in variants for s in experiment["seeds"]
+              for path in layout.run_outputs(run_path(dataset, v, s)).values()],
+            *teacher_checkpoints(dataset, variants)]
     targets = [*[layout.features(dataset, m) for m in layout.MODALITIES], layout.clip_status(dataset), *runs,
                layout.table(dataset)]
     if experiment["ablation_variants"]:
@@ -187,13 +189,23 @@ def training_resources(kind):
 
 
 def table_inputs(which):
-    """The metrics of every run a table summarises, named by variant."""
+    """Every file of every run a table summarises that the table checks (layout.table_inputs), and the
+    checkpoints of the teachers those runs distilled from: declared, so that a missing one is retrained
+    when the table is rebuilt (README "After a killed run")."""
     def inputs(w):
         experiment = settings(w)["experiment"]
-        return {v: [layout.run_outputs(run_path(w.dataset, v, s))["metrics"] for s in experiment["seeds"]]
-                for v in experiment[which]}
+        runs = {v: [run_path(w.dataset, v, s) for s in experiment["seeds"]] for v in experiment[which]}
+        return {**layout.table_inputs(runs), "teachers": teacher_checkpoints(w.dataset, experiment[which])}
 
     return inputs
+
+
+def teacher_checkpoints(dataset, variants):
+    """The checkpoints of the teachers ``variants`` distil from, over the dataset's seeds."""
+    experiment = DATASETS[dataset]["experiment"]
+    modalities = dict.fromkeys(m for v in variants for m in variant_settings(DATASETS[dataset], v)["teachers"])
+    return [layout.run_outputs(layout.teacher_dir(dataset, m, s))["checkpoint"]
+            for m in modalities for s in experiment["seeds"]]
 
 
 def run_path(dataset, variant, seed):
@@ -203,7 +215,7 @@ def run_path(dataset, variant, seed):
 
 def search_trials(w):
     n = settings(w)["experiment"]["search"]["trials"]
-    return [f"{layout.trial_dir(w.dataset, t)}/metrics.json" for t in range(n)]
+    return [layout.run_outputs(layout.trial_dir(w.dataset, t))["metrics"] for t in range(n)]
 
 
 def mmsa_pickle(w):

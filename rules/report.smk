@@ -15,7 +15,7 @@ rule run_curves:
     input:
         history=layout.run_outputs(RUN)["history"],
         metrics=layout.run_outputs(RUN)["metrics"],
-        code=code("make_figure.py"),
+        code=code("figure_run_curves.py"),
     output:
         figure=report(layout.run_analysis_file(RUN, "curves"), caption="../report/run_curves.rst",
                       category="{dataset}", subcategory="Training curves per run",
@@ -33,14 +33,14 @@ rule run_curves:
         mem_mb=1000,
         runtime=10,
     script:
-        "../workflow_scripts/make_figure.py"
+        "../workflow_scripts/figure_run_curves.py"
 
 
 rule training_overview:
     input:
         histories=run_files("history"),
         metrics=run_files("metrics"),
-        code=code("make_figure.py"),
+        code=code("figure_training_overview.py"),
     output:
         figure=report(layout.plot("{dataset}", "training_overview"), caption="../report/training_overview.rst",
                       category="{dataset}", subcategory="Training curves", labels={"figure": "all runs"}),
@@ -56,14 +56,14 @@ rule training_overview:
         mem_mb=1000,
         runtime=10,
     script:
-        "../workflow_scripts/make_figure.py"
+        "../workflow_scripts/figure_training_overview.py"
 
 
 rule prediction_figure:
     input:
         predictions=lambda w: [layout.run_outputs(run_path(w.dataset, w.variant, s))["predictions"]
                                for s in settings(w)["experiment"]["seeds"]],
-        code=code("make_figure.py"),
+        code=code("figure_predictions.py"),
     output:
         figure=report(layout.plot("{dataset}", "predictions_{variant}"), caption="../report/predictions.rst",
                       category="{dataset}", subcategory="Predictions (test split)",
@@ -80,13 +80,13 @@ rule prediction_figure:
         mem_mb=1000,
         runtime=10,
     script:
-        "../workflow_scripts/make_figure.py"
+        "../workflow_scripts/figure_predictions.py"
 
 
 rule table_chart:
     input:
         table=layout.table("{dataset}", "{table}"),
-        code=code("make_figure.py"),
+        code=code("figure_table_chart.py"),
     output:
         figure=report(layout.plot("{dataset}", "{table}_chart"), caption="../report/table_chart.rst",
                       category="{dataset}", subcategory="Tables", labels={"table": "{table}", "form": "chart"}),
@@ -103,14 +103,14 @@ rule table_chart:
         mem_mb=1000,
         runtime=10,
     script:
-        "../workflow_scripts/make_figure.py"
+        "../workflow_scripts/figure_table_chart.py"
 
 
 rule qc_figure:
     input:
         clip_status=layout.clip_status("{dataset}"),
         **{m: layout.features("{dataset}", m) for m in layout.FRAME_MODALITIES},
-        code=code("make_figure.py"),
+        code=code("figure_qc.py"),
     output:
         figure=report(layout.plot("{dataset}", "qc"), caption="../report/qc.rst", category="{dataset}",
                       subcategory="Quality control", labels={"figure": "clips and frames"}),
@@ -125,13 +125,13 @@ rule qc_figure:
         mem_mb=2000,
         runtime=10,
     script:
-        "../workflow_scripts/make_figure.py"
+        "../workflow_scripts/figure_qc.py"
 
 
 rule tsne_figure:
     input:
         representations=lambda w: list(tsne_runs(w.dataset).values()),
-        code=code("make_figure.py"),
+        code=code("figure_tsne.py"),
     output:
         figure=report(layout.plot("{dataset}", "tsne_visual"), caption="../report/tsne.rst",
                       category="{dataset}", subcategory="Representations (Fig. 4)",
@@ -150,7 +150,7 @@ rule tsne_figure:
         mem_mb=2000,
         runtime=20,
     script:
-        "../workflow_scripts/make_figure.py"
+        "../workflow_scripts/figure_tsne.py"
 
 
 # A finished run's checkpoint rerun over one split: the test split's pooled visual vectors (for the t-SNE), or

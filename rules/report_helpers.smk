@@ -17,7 +17,7 @@ def dataset_runs(dataset):
 
 def run_files(name):
     """``name`` (layout.RUN_ANALYSIS_FILES, or a training output) of every run of the wildcards' dataset."""
-    made_by_training = name in layout.RUN_FILES_BY_NAME
+    made_by_training = name in layout.RUN_FILES
     return lambda w: [layout.run_outputs(folder)[name] if made_by_training else layout.run_analysis_file(folder, name)
                       for _, _, folder in dataset_runs(w.dataset)]
 

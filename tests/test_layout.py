@@ -31,3 +31,27 @@ def test_outputs_made_after_training_never_clash_with_training_outputs():
     folder = layout.run_dir("demo", "mfon", 1)
     made = {layout.run_analysis_file(folder, name) for name in layout.RUN_ANALYSIS_FILES}
     assert not made & set(layout.run_outputs(folder).values())
+
+
+def test_no_file_name_of_a_run_folder_is_spelled_outside_the_layout():
+    """The package, the rules and the workflow scripts ask :mod:`mfon.layout` for a run folder's files."""
+    from conftest import PROJECT_ROOT
+
+    names = [*layout.RUN_FILES.values(), layout.RESUME_FILE, layout.TEACHER_TARGETS_FILE,
+             *layout.RUN_ANALYSIS_FILES.values()]
+    files = [*PROJECT_ROOT.glob("mfon/**/*.py"), *PROJECT_ROOT.glob("rules/*.smk"),
+             *PROJECT_ROOT.glob("workflow_scripts/*.py"), PROJECT_ROOT / "Snakefile"]
+    spelled = [f"{path.relative_to(PROJECT_ROOT)}: {name}" for path in files if path.name != "layout.py"
+               for name in names if name in path.read_text(encoding="utf-8")]
+    assert len(files) > 40 and not spelled, spelled
+
+
+def test_a_table_reads_back_the_runs_its_rule_declares():
+    runs = {"mfon": [layout.run_dir("demo", "mfon", s) for s in (1, 2)],
+            "text_only": [layout.run_dir("demo", "text_only", 1)]}
+    inputs = layout.table_inputs(runs)
+    back = layout.table_runs(inputs, ["mfon", "text_only"])
+    assert [[files["metrics"] for files in back[v]] for v in runs] == \
+        [[layout.run_outputs(folder)["metrics"] for folder in folders] for folders in runs.values()]
+    assert set(back["mfon"][1]) == set(layout.TABLE_RUN_FILES) and back["mfon"][1]["checkpoint"].endswith(
+        layout.RUN_FILES["checkpoint"])

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
+from mfon.layout import run_outputs
 from mfon.tsv import read_tsv
 from mfon.data import FeatureSources, load_split, split_counts
 from mfon.errors import MfonError
@@ -226,7 +227,7 @@ def test_imported_files_feed_the_training_data_path(imported):
 
 
 def test_one_epoch_teacher_trains_on_imported_mosi(imported, tmp_path):
-    from mfon.training import train_teacher
+    from mfon.teacher_training import train_teacher
 
     model = {"d_model": 16, "n_heads": 2, "max_len": {"text": 50, "visual": 40, "acoustic": 40},
              "mpa_layers": {"visual": 1, "acoustic": 1}, "teacher_layers": {"visual": 1, "acoustic": 1},
@@ -237,7 +238,7 @@ def test_one_epoch_teacher_trains_on_imported_mosi(imported, tmp_path):
     folder, _ = imported["mosi"]
     result = train_teacher(sources_of(folder), "acoustic", model=model, training=training,
                            runtime={"device": "cpu", "bf16": False, "gpus": 0, "threads": 1}, seed=1111,
-                           out_dir=tmp_path / "teacher")
+                           outputs=run_outputs(tmp_path / "teacher"))
     assert (tmp_path / "teacher" / "checkpoint.pt").is_file()
     assert len(read_tsv(tmp_path / "teacher" / "predictions.tsv")) == 16
     assert np.isfinite(result["valid"]["MAE"]) and result["clips"]["train"]["used"] == 24

@@ -10,10 +10,12 @@ import math
 import pytest
 import torch
 
-from mfon.losses import MFONLoss
-from mfon.models import (VARIANTS, CrossModalEncoder, ModelConfig, ModelConfigError, SinusoidalPositions,
-                         TeacherEncoder, apply_variant, build_model, distillation_targets, key_padding_mask,
-                         parameter_groups, triangular_mask)
+from mfon.config import validate_config
+from mfon.experiment import variant_settings
+from mfon.losses import LossConfig, MFONLoss
+from mfon.models import (CrossModalEncoder, ModelConfig, ModelConfigError, SinusoidalPositions, TeacherEncoder,
+                         build_model, distillation_targets, key_padding_mask, parameter_groups, triangular_mask)
+from mfon.variants import VARIANTS
 
 TINY = {
     "d_model": 32, "n_heads": 4, "d_visual": 6, "d_acoustic": 4,
@@ -28,6 +30,18 @@ ACOUSTIC_LENGTHS = (9, 3, 2)
 
 def tiny(**overrides) -> ModelConfig:
     return ModelConfig.from_dict({**TINY, **overrides})
+
+
+def variant_configs(name: str, **model) -> tuple[ModelConfig, LossConfig]:
+    """Variant ``name`` of the TINY model as the pipeline builds it: the resolved settings' variant run
+    (:func:`mfon.experiment.variant_settings`), input sizes from the features (here TINY's)."""
+    base = {k: v for k, v in {**TINY, **model}.items() if not k.startswith("d_") or k == "d_model"}
+    base["max_len"] = {m: n for m, n in TINY["max_len"].items() if m != "text"}  # text: its tokenisation's
+    settings = validate_config({"datasets": {"tiny": "tiny.yaml"}, "model": base,
+                                "text": {"max_length": TINY["max_len"]["text"]}})
+    run = variant_settings(settings, name)
+    dims = {k: v for k, v in TINY.items() if k in ("d_visual", "d_acoustic")}
+    return ModelConfig.from_dict({**run["model"], **dims}), LossConfig.from_dict(run["loss"])
 
 
 def make_batch(seed: int = 0) -> dict[str, torch.Tensor]:
@@ -252,7 +266,7 @@ def test_variants_are_the_paper_rows():
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_variant_trains_one_step(name):
     torch.manual_seed(5)
-    mcfg, lcfg = apply_variant(name, TINY)
+    mcfg, lcfg = variant_configs(name)
     model = build_model(mcfg)
     groups = parameter_groups(model)
     all_params = [p for p in model.parameters() if p.requires_grad]
@@ -284,7 +298,7 @@ def test_variant_trains_one_step(name):
 
 def test_paper_mode_non_text_guide_trains():
     torch.manual_seed(7)
-    mcfg, lcfg = apply_variant("acoustic_query", {**TINY, "fidelity": "paper"})
+    mcfg, lcfg = variant_configs("acoustic_query", fidelity="paper")
     model = build_model(mcfg)
     batch = make_batch()
     terms = MFONLoss(lcfg)(model(batch), batch["label"], distillation_targets(teachers_for(mcfg), batch, "paper"))
@@ -366,7 +380,7 @@ def test_bad_batches_raise(fixed_model):
     with pytest.raises(ValueError, match="batch size"):
         fixed_model(dict(batch, visual=batch["visual"][:2], visual_lengths=batch["visual_lengths"][:2]))
     with pytest.raises(ValueError, match="unknown variant"):
-        apply_variant("no_such_row")
+        variant_configs("no_such_row")
 
 
 def test_text_mean_pooling_averages_real_tokens_only():

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mfon import plots
+from mfon.figures import curves, predictions, qc, table_chart, tsne
 from mfon.analysis import merge_predictions, paper_table, sentiment_classes
 from mfon.tsv import read_tsv, write_tsv
 from mfon.errors import MfonError
 from mfon.h5store import SCHEMA_VERSION, write_feature_file
+from mfon.layout import TABLE_RUN_FILES, run_outputs
 from mfon.tables import build_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -36,6 +37,11 @@ def _run(folder: Path, seed: int, rng: np.random.Generator) -> Path:
     return folder
 
 
+def table_files(folder: Path) -> dict[str, str]:
+    """The files of a run its table checks."""
+    return {name: run_outputs(folder)[name] for name in TABLE_RUN_FILES}
+
+
 @pytest.fixture
 def runs(tmp_path):
     rng = np.random.default_rng(0)
@@ -48,19 +54,19 @@ def _png(path: Path) -> bool:
 
 def test_curves_predictions_and_table_figures(runs, tmp_path):
     folder = runs[("mfon", 1)]
-    plots.plot_run_curves(folder / "history.tsv", folder / "metrics.json", tmp_path / "curves.png", title="t")
+    curves.plot_run_curves(folder / "history.tsv", folder / "metrics.json", tmp_path / "curves.png", title="t")
     overview = [{"variant": v, "seed": s, "history": f / "history.tsv", "metrics": f / "metrics.json"}
                 for (v, s), f in runs.items()]
-    plots.plot_curves_overview(overview, tmp_path / "overview.png", title="t")
-    plots.plot_predictions([runs[("mfon", s)] / "predictions.tsv" for s in (1, 2)], tmp_path / "pred.png", title="t")
-    build_table({v: [runs[(v, s)] / "metrics.json" for s in (1, 2)] for v in ("mfon", "no_lva_licl")},
+    curves.plot_curves_overview(overview, tmp_path / "overview.png", title="t")
+    predictions.plot_predictions([runs[("mfon", s)] / "predictions.tsv" for s in (1, 2)], tmp_path / "pred.png", title="t")
+    build_table({v: [table_files(runs[(v, s)]) for s in (1, 2)] for v in ("mfon", "no_lva_licl")},
                 tmp_path / "table.csv", dataset="d", paper="mosi")
-    plots.plot_table_chart(tmp_path / "table.csv", tmp_path / "chart.png", title="t")
+    table_chart.plot_table_chart(tmp_path / "table.csv", tmp_path / "chart.png", title="t")
     for name in ("curves.png", "overview.png", "pred.png", "chart.png"):
         assert _png(tmp_path / name), name
     # Same inputs, same bytes: the PNGs carry no timestamp, so reruns do not churn the report.
     first = (tmp_path / "chart.png").read_bytes()
-    plots.plot_table_chart(tmp_path / "table.csv", tmp_path / "chart.png", title="t")
+    table_chart.plot_table_chart(tmp_path / "table.csv", tmp_path / "chart.png", title="t")
     assert (tmp_path / "chart.png").read_bytes() == first
 
 
@@ -69,13 +75,13 @@ def test_a_missing_input_is_named(draw, tmp_path):
     missing = tmp_path / "nowhere" / "input.file"
     out = tmp_path / "out.png"
     calls = {
-        "curves": lambda: plots.plot_run_curves(missing, missing, out, title="t"),
-        "overview": lambda: plots.plot_curves_overview(
+        "curves": lambda: curves.plot_run_curves(missing, missing, out, title="t"),
+        "overview": lambda: curves.plot_curves_overview(
             [{"variant": "mfon", "seed": 1, "history": missing, "metrics": missing}], out, title="t"),
-        "predictions": lambda: plots.plot_predictions([missing], out, title="t"),
-        "chart": lambda: plots.plot_table_chart(missing, out, title="t"),
-        "qc": lambda: plots.plot_qc(missing, {"visual": missing}, out, title="t"),
-        "tsne": lambda: plots.plot_tsne({"mfon": missing}, out, title="t"),
+        "predictions": lambda: predictions.plot_predictions([missing], out, title="t"),
+        "chart": lambda: table_chart.plot_table_chart(missing, out, title="t"),
+        "qc": lambda: qc.plot_qc(missing, {"visual": missing}, out, title="t"),
+        "tsne": lambda: tsne.plot_tsne({"mfon": missing}, out, title="t"),
     }
     with pytest.raises(MfonError, match=str(missing)):
         calls[draw]()
@@ -84,7 +90,7 @@ def test_a_missing_input_is_named(draw, tmp_path):
 
 def test_predictions_without_the_split_are_refused(runs, tmp_path):
     with pytest.raises(MfonError, match="no train predictions"):
-        plots.plot_predictions([runs[("mfon", 1)] / "predictions.tsv"], tmp_path / "p.png", title="t", split="train")
+        predictions.plot_predictions([runs[("mfon", 1)] / "predictions.tsv"], tmp_path / "p.png", title="t", split="train")
 
 
 def _feature_file(path: Path, modality: str, clips: dict[str, tuple[np.ndarray, int]]) -> None:
@@ -105,14 +111,14 @@ def test_qc_summary_counts_statuses_frames_faces_and_nonfinite(tmp_path):
     _feature_file(tmp_path / "visual.h5", "visual", {"a$_$1": (np.array([1, 1, 0, 1]), 0),
                                                       "a$_$2": (np.zeros(6), 0)})
     _feature_file(tmp_path / "acoustic.h5", "acoustic", {"a$_$1": (np.ones(10), 3), "a$_$2": (np.ones(12), 0)})
-    summary = plots.qc_summary(tmp_path / "clip_status.tsv",
+    summary = qc.qc_summary(tmp_path / "clip_status.tsv",
                                {"acoustic": tmp_path / "acoustic.h5", "visual": tmp_path / "visual.h5"})
     assert summary["reasons"] == {"usable": 1, "usable, visual: no face found": 1,
                                   "left out, acoustic: audio track is silent": 2}
     np.testing.assert_array_equal(summary["modalities"]["visual"]["frames"], [4, 6])
     np.testing.assert_allclose(summary["modalities"]["visual"]["valid"], [0.75, 0.0])
     np.testing.assert_array_equal(summary["modalities"]["acoustic"]["nonfinite"], [3, 0])
-    plots.plot_qc(tmp_path / "clip_status.tsv", {"acoustic": tmp_path / "acoustic.h5",
+    qc.plot_qc(tmp_path / "clip_status.tsv", {"acoustic": tmp_path / "acoustic.h5",
                                                  "visual": tmp_path / "visual.h5"}, tmp_path / "qc.png", title="t")
     assert _png(tmp_path / "qc.png")
 
@@ -125,9 +131,9 @@ def test_sentiment_classes_follow_the_metric_conventions():
 
 def test_tsne_is_deterministic_given_its_seed_and_needs_three_clips():
     vectors = np.random.default_rng(1).normal(size=(20, 8))
-    np.testing.assert_array_equal(plots.tsne_embedding(vectors, 3), plots.tsne_embedding(vectors, 3))
+    np.testing.assert_array_equal(tsne.tsne_embedding(vectors, 3), tsne.tsne_embedding(vectors, 3))
     with pytest.raises(MfonError, match="at least 3"):
-        plots.tsne_embedding(vectors[:2], 0)
+        tsne.tsne_embedding(vectors[:2], 0)
 
 
 def test_merged_predictions_split_keys_by_the_manifest(tmp_path):
@@ -152,7 +158,7 @@ def test_merged_predictions_split_keys_by_the_manifest(tmp_path):
 
 
 def test_paper_table_prints_mean_std_and_the_papers_row(runs, tmp_path):
-    build_table({"mfon": [runs[("mfon", s)] / "metrics.json" for s in (1, 2)]}, tmp_path / "t.csv", dataset="d",
+    build_table({"mfon": [table_files(runs[("mfon", s)]) for s in (1, 2)]}, tmp_path / "t.csv", dataset="d",
                 paper="mosi")
     values = [json.loads((runs[("mfon", s)] / "metrics.json").read_text())["test"]["MAE"] for s in (1, 2)]
     text = paper_table(tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.html", title="d")

@@ -16,17 +16,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from mfon.layout import run_outputs
 from mfon.tsv import read_tsv
-from mfon.data import FeatureSources
+from mfon.checkpoints import load_mfon_model
+from mfon.data import FeatureSources, Standardizer, collate, load_split
 from mfon.demo import generate_demo_corpus
 from mfon.errors import MfonError
 from mfon.extraction import extract_shard
 from mfon.features.text import tokenize_manifest
 from mfon.manifest import ingest, write_ingest
-from mfon.predict import predict_clip
+from mfon.predict import Predictor, extract_modality, model_inputs, predict_clip
 from mfon.qc import clip_status
-from mfon.training import train_mfon, train_teacher
+from mfon.mfon_training import train_mfon
+from mfon.teacher_training import train_teacher
 
 from mediafactory import write_clip
 
@@ -67,8 +71,7 @@ def run(tmp_path_factory):
     write_ingest(ingest(label_csv, tmp / "data"), sources.manifest, base / "qc" / "rejected.tsv")
     for modality in ("acoustic", "visual"):
         extract_shard(sources.manifest, getattr(sources, modality), base / "qc" / f"{modality}_report.tsv",
-                      modality=modality, dataset=DATASET, settings=SETTINGS[modality],
-                      no_face_policy=SETTINGS[modality].get("no_face_policy", "keep"))
+                      modality=modality, dataset=DATASET, settings=SETTINGS[modality])
     tokenize_manifest(sources.manifest, sources.text, dataset=DATASET, settings=SETTINGS["text"])
     clip_status(base / "qc" / "rejected.tsv", sources.manifest, base / "qc" / "acoustic_report.tsv",
                 base / "qc" / "visual_report.tsv", sources.text, sources.clip_status)
@@ -76,11 +79,11 @@ def run(tmp_path_factory):
     for modality in ("visual", "acoustic"):
         out = base / "teachers" / modality / f"seed{SEED}"
         train_teacher(sources, modality, model=MODEL, training=TEACHER_TRAINING, runtime=RUNTIME, seed=SEED,
-                      out_dir=out)
+                      outputs=run_outputs(out))
         teachers[modality] = out / "checkpoint.pt"
     run_dir = base / "mfon" / "mfon" / f"seed{SEED}"
     train_mfon(sources, teachers, model={**MODEL, "modalities": ["text", "visual", "acoustic"], "guide": "text"},
-               training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=SEED, out_dir=run_dir, variant="mfon")
+               training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=SEED, outputs=run_outputs(run_dir), variant="mfon")
     manifest = {r["key"]: r for r in read_tsv(sources.manifest)}
     predictions = {r["key"]: float(r["prediction"]) for r in read_tsv(run_dir / "predictions.tsv")}
     return run_dir, manifest, predictions
@@ -108,6 +111,27 @@ def test_prediction_of_a_held_out_clip_matches_the_runs_own(run):
         assert (result["variant"], result["seed"]) == ("mfon", SEED)
 
 
+def test_a_clip_gets_the_same_model_inputs_from_predict_as_from_the_pipeline(run):
+    """Predict cleans, truncates and standardises a clip with the pipeline's own functions: equal tensors."""
+    run_dir, manifest, predictions = run
+    key = next(iter(predictions))
+    model, state = load_mfon_model(Path(run_outputs(str(run_dir))["checkpoint"]))
+    max_len = {m: model.config.max_len[m] for m in ("visual", "acoustic")}
+    standardizer = Standardizer.from_state(state["standardizer"])
+    data = load_split(FeatureSources.for_dataset(run_dir.parents[3], DATASET), manifest[key]["mode"],
+                      max_len=max_len, standardizer=standardizer)
+    pipeline = collate(data, [data.keys.index(key)], max_len)
+    with Predictor(run_dir) as predictor:
+        features = {m: extract_modality(Path(manifest[key]["media_path"]), m, predictor.settings[m])
+                    for m in ("visual", "acoustic")}
+        predicted = model_inputs(features, predictor._text(manifest[key]["text"]), max_len, standardizer)
+    assert set(predicted) == set(pipeline)
+    inputs = [name for name in pipeline if name != "label"]  # a new clip has no label
+    assert {"text_input_ids", "visual", "visual_lengths", "acoustic", "acoustic_lengths"} <= set(inputs)
+    for name in inputs:
+        assert predicted[name].dtype == pipeline[name].dtype and torch.equal(predicted[name], pipeline[name]), name
+
+
 def test_teacher_scores_match_the_teachers_own_predictions(run):
     run_dir, manifest, _ = run
     teachers = run_dir.parents[2] / "teachers"
@@ -126,7 +150,8 @@ def test_unimodal_variant_needs_neither_transcript_nor_face(run):
     sources = FeatureSources.for_dataset(run_dir.parents[3], DATASET)
     out = run_dir.parents[1] / "acoustic_only" / f"seed{SEED}"
     train_mfon(sources, {}, model={**MODEL, "modalities": ["acoustic"], "guide": "acoustic"}, training=TRAINING,
-               loss={"alpha": 0.0, "beta": 0.0}, runtime=RUNTIME, seed=SEED, out_dir=out, variant="acoustic_only")
+               loss={"alpha": 0.0, "beta": 0.0}, runtime=RUNTIME, seed=SEED, outputs=run_outputs(out),
+               variant="acoustic_only")
     row = read_tsv(out / "predictions.tsv")[0]
     result = predict_clip(out, Path(manifest[row["key"]]["media_path"]), None)
     assert result["sentiment"] == pytest.approx(float(row["prediction"]), abs=1e-4)
@@ -292,7 +317,8 @@ def test_ensemble_over_the_seeds_of_a_variant_is_their_mean(run):
         teachers = {m: run_dir.parents[2] / "teachers" / m / f"seed{SEED}" / "checkpoint.pt"
                     for m in ("visual", "acoustic")}
         train_mfon(sources, teachers, model={**MODEL, "modalities": ["text", "visual", "acoustic"], "guide": "text"},
-                   training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=SEED + 1, out_dir=other, variant="mfon")
+                   training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=SEED + 1, outputs=run_outputs(other),
+                   variant="mfon")
     key = next(iter(predictions))
     clip = manifest[key]
     video = Path(clip["media_path"])

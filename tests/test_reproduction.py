@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mfon.layout import run_outputs
 from mfon.config import dataset_settings, deep_merge, validate_config
 from mfon.data import FeatureSources
 from mfon.experiment import search_trial_settings, teacher_settings
 from mfon.importers.mmsa import import_mmsa_pickle
 from mfon.search import summarize_search
-from mfon.training import train_mfon, train_teacher
+from mfon.mfon_training import train_mfon
+from mfon.teacher_training import train_teacher
 
 from conftest import PROJECT_ROOT
 from mmsa_fixtures import write_mmsa_fixture
@@ -81,14 +83,14 @@ def test_search_selection_ignores_test_labels(tmp_path):
         for modality in ("visual", "acoustic"):
             run = teacher_settings(settings, modality)
             train_teacher(sources, modality, model=run["model"], training=run["training"], runtime=settings["runtime"],
-                          seed=1111, out_dir=root / "teachers" / modality)
+                          seed=1111, outputs=run_outputs(root / "teachers" / modality))
             teachers[modality] = root / "teachers" / modality / "checkpoint.pt"
         paths, overrides = [], []
         for trial in range(3):
             run = search_trial_settings(settings, trial)
             train_mfon(sources, {m: teachers[m] for m in run["teachers"]}, model=run["model"],
                        training=run["training"], loss=run["loss"], runtime=settings["runtime"], seed=1111,
-                       out_dir=root / f"trial{trial}", eval_splits=("valid",))
+                       outputs=run_outputs(root / f"trial{trial}"), eval_splits=("valid",))
             paths.append(root / f"trial{trial}" / "metrics.json")
             overrides.append(run["overrides"])
             assert "test" not in json.loads(paths[-1].read_text())

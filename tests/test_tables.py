@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
+from mfon.layout import TABLE_RUN_FILES, run_outputs
 from mfon.tsv import write_tsv
 from mfon.errors import MfonError
 from mfon.tables import build_table
@@ -17,8 +19,10 @@ CLIPS = {"train": {"clips": 10, "used": 9, "quarantined": 1}, "valid": {"clips":
 
 
 def run(tmp_path, name, seed, acc, mae):
-    """A finished run's folder as training writes it: metrics.json, predictions.tsv, checkpoint.pt."""
-    path = tmp_path / name / f"seed{seed}" / "metrics.json"
+    """The files of a finished run the table checks, as training writes them: metrics, predictions, checkpoint."""
+    outputs = run_outputs(tmp_path / name / f"seed{seed}")
+    files = {name: Path(outputs[name]) for name in TABLE_RUN_FILES}
+    path = files["metrics"]
     path.parent.mkdir(parents=True)
     metrics = {"MAE": mae, "Has0_acc_2": acc, "Corr": 0.5}
     path.write_text(json.dumps({"seed": seed, "test": metrics, "valid": metrics, "clips": CLIPS}))
@@ -26,7 +30,7 @@ def run(tmp_path, name, seed, acc, mae):
             for split in ("valid", "test") for i in range(CLIPS[split]["used"])]
     write_tsv(path.parent / "predictions.tsv", rows, ["key", "split", "truth", "prediction"])
     torch.save({"format": "mfon-checkpoint-v1", "state_dict": {"w": torch.zeros(2)}}, path.parent / "checkpoint.pt")
-    return path
+    return files
 
 
 def test_mean_and_population_std_with_percent_scaling(tmp_path):
@@ -58,30 +62,30 @@ def test_paper_columns_beside_each_reported_metric(tmp_path):
     assert header.index("Has0_acc_2_paper") == header.index("Has0_acc_2_std") + 1
 
 
-def _break_emptied(metrics):  # what a killed --forcerun leaves: Snakemake removed the old outputs
-    for path in metrics.parent.iterdir():
+def _break_emptied(files):  # what a killed --forcerun leaves: Snakemake removed the old outputs
+    for path in files["metrics"].parent.iterdir():
         path.unlink()
 
 
-def _break_empty_checkpoint(metrics):
-    (metrics.parent / "checkpoint.pt").write_bytes(b"")
+def _break_empty_checkpoint(files):
+    files["checkpoint"].write_bytes(b"")
 
 
-def _break_no_predictions(metrics):
-    (metrics.parent / "predictions.tsv").unlink()
+def _break_no_predictions(files):
+    files["predictions"].unlink()
 
 
-def _break_truncated_metrics(metrics):
-    metrics.write_text(metrics.read_text()[:20])
+def _break_truncated_metrics(files):
+    files["metrics"].write_text(files["metrics"].read_text()[:20])
 
 
-def _break_other_seed(metrics):
-    metrics.write_text(metrics.read_text().replace('"seed": 1112', '"seed": 1111'))
+def _break_other_seed(files):
+    files["metrics"].write_text(files["metrics"].read_text().replace('"seed": 1112', '"seed": 1111'))
 
 
-def _break_stale_predictions(metrics):
+def _break_stale_predictions(files):
     rows = [{"key": "v$_$0", "split": "test", "truth": 1.0, "prediction": 0.5}]
-    write_tsv(metrics.parent / "predictions.tsv", rows, ["key", "split", "truth", "prediction"])
+    write_tsv(files["predictions"], rows, ["key", "split", "truth", "prediction"])
 
 
 @pytest.mark.parametrize("damage,message", [

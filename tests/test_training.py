@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from mfon.layout import RESUME_FILE, run_outputs
 from mfon.tsv import read_tsv, write_tsv
 from mfon.data import FeatureSources
 from mfon.errors import MfonError
@@ -24,8 +25,11 @@ from mfon.manifest import MANIFEST_COLUMNS
 from mfon.qc import STATUS_COLUMNS
 from mfon.data import Standardizer, load_split
 from mfon.models import TeacherEncoder
-from mfon.training import (RESUME_FILE, _batches, load_checkpoint, load_teacher, read_teacher_targets, train_mfon,
-                           train_teacher, write_teacher_targets)
+from mfon.checkpoints import load_checkpoint, load_teacher
+from mfon.mfon_training import train_mfon
+from mfon.teacher_targets import read_teacher_targets, write_teacher_targets
+from mfon.teacher_training import train_teacher
+from mfon.training import _batches
 
 MODEL = {"d_model": 16, "n_heads": 2, "max_len": {"text": 16, "visual": 12, "acoustic": 20},
          "mpa_layers": {"visual": 1, "acoustic": 1}, "teacher_layers": {"visual": 1, "acoustic": 1},
@@ -88,7 +92,7 @@ def teachers(sources, tmp_path_factory):
     results = {}
     for modality in ("visual", "acoustic"):
         results[modality] = train_teacher(sources, modality, model=MODEL, training=TEACHER_TRAINING,
-                                          runtime=RUNTIME, seed=1111, out_dir=out / modality)
+                                          runtime=RUNTIME, seed=1111, outputs=run_outputs(out / modality))
     return out, results
 
 
@@ -125,8 +129,9 @@ def test_mismatched_checkpoint_is_refused_with_a_message(teachers, sources, tmp_
     with pytest.raises(MfonError, match="trained on visual features made with other settings"):
         load_teacher(out / "visual" / "checkpoint.pt", other, d_model=16)
     (tmp_path / "evil.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(MfonError, match="not a loadable mfon checkpoint"):
+    with pytest.raises(MfonError, match="not a checkpoint this project wrote, or a damaged one") as err:
         load_checkpoint(tmp_path / "evil.pt")
+    assert "rerun snakemake" in str(err.value) and "weights_only" not in str(err.value)
 
 
 def test_checkpoint_with_arbitrary_objects_is_not_unpickled(tmp_path):
@@ -135,8 +140,10 @@ def test_checkpoint_with_arbitrary_objects_is_not_unpickled(tmp_path):
             return (print, ("unpickled!",))
 
     torch.save({"format": "mfon-checkpoint-v1", "x": Payload()}, tmp_path / "bad.pt")
-    with pytest.raises(MfonError, match="not a loadable mfon checkpoint"):
+    with pytest.raises(MfonError, match="not a checkpoint this project wrote") as err:
         load_checkpoint(tmp_path / "bad.pt")
+    # torch's own message advises weights_only=False ("arbitrary code execution"): never passed on.
+    assert "weights_only" not in str(err.value) and "arbitrary code" not in str(err.value)
 
 
 def test_mfon_run_is_deterministic_and_logs_every_loss_term(teachers, sources, tmp_path):
@@ -144,7 +151,7 @@ def test_mfon_run_is_deterministic_and_logs_every_loss_term(teachers, sources, t
     paths = {m: out / m / "checkpoint.pt" for m in ("visual", "acoustic")}
     model = MODEL
     runs = [train_mfon(sources, paths, model=model, training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=7,
-                       out_dir=tmp_path / f"run{i}") for i in range(2)]
+                       outputs=run_outputs(tmp_path / f"run{i}")) for i in range(2)]
     assert runs[0]["test"] == runs[1]["test"]
     assert (tmp_path / "run0" / "predictions.tsv").read_text() == (tmp_path / "run1" / "predictions.tsv").read_text()
     history = read_tsv(tmp_path / "run0" / "history.tsv")
@@ -152,7 +159,7 @@ def test_mfon_run_is_deterministic_and_logs_every_loss_term(teachers, sources, t
     assert float(history[0]["train_va"]) > 0 and float(history[0]["train_icl"]) > 0
     assert runs[0]["clips"]["test"] == {"clips": 8, "used": 8, "quarantined": 0}
     other = train_mfon(sources, paths, model=model, training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=8,
-                       out_dir=tmp_path / "run2")
+                       outputs=run_outputs(tmp_path / "run2"))
     assert other["test"] != runs[0]["test"]
 
 
@@ -214,7 +221,7 @@ def test_mfon_reads_stored_targets_without_running_a_teacher(teachers, sources, 
     model = MODEL
     checkpoints = {m: out / m / "checkpoint.pt" for m in ("visual", "acoustic")}
     from_checkpoints = train_mfon(sources, checkpoints, model=model, training=TRAINING, loss=LOSS,
-                                  runtime=RUNTIME, seed=7, out_dir=tmp_path / "a")
+                                  runtime=RUNTIME, seed=7, outputs=run_outputs(tmp_path / "a"))
 
     def no_teacher(*args, **kwargs):
         raise AssertionError("a teacher ran during MFON training")
@@ -222,12 +229,12 @@ def test_mfon_reads_stored_targets_without_running_a_teacher(teachers, sources, 
     monkeypatch.setattr(TeacherEncoder, "encode", no_teacher)
     monkeypatch.setattr(TeacherEncoder, "forward", no_teacher)
     stored = train_mfon(sources, {}, model=model, training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=7,
-                        out_dir=tmp_path / "b", teacher_targets=targets)
+                        outputs=run_outputs(tmp_path / "b"), teacher_targets=targets)
     assert stored["test"] == from_checkpoints["test"]
     assert float(read_tsv(tmp_path / "b" / "history.tsv")[0]["train_va"]) > 0
     with pytest.raises(MfonError, match="fidelity: paper recomputes the teachers"):
         train_mfon(sources, {}, model={**model, "fidelity": "paper"}, training=TRAINING, loss=LOSS,
-                   runtime=RUNTIME, seed=7, out_dir=tmp_path / "c", teacher_targets=targets)
+                   runtime=RUNTIME, seed=7, outputs=run_outputs(tmp_path / "c"), teacher_targets=targets)
 
 
 # ------------------------------------------------------------------------------------- batching, paper mode
@@ -263,7 +270,7 @@ def test_paper_teachers_accumulate_four_batches_and_drop_the_remainder(sources, 
     calls = count_steps(monkeypatch)
     train_teacher(sources, "acoustic", model={**MODEL, "fidelity": fidelity},
                   training={**TEACHER_TRAINING, "epochs": 1, "batch_size": 6}, runtime=RUNTIME, seed=1,
-                  out_dir=tmp_path)
+                  outputs=run_outputs(tmp_path))
     assert len(calls) == steps
 
 
@@ -273,28 +280,28 @@ def test_paper_mfon_drops_the_last_micro_batches_of_an_epoch(teachers, sources, 
     model = {**MODEL, "fidelity": "paper"}
     training = {**TRAINING, "epochs": 1, "batch_size": 6, "grad_accum": 4}  # 6 micro-batches: 1 step, 2 dropped
     train_mfon(sources, {m: out / m / "checkpoint.pt" for m in ("visual", "acoustic")}, model=model,
-               training=training, loss=LOSS, runtime=RUNTIME, seed=7, out_dir=tmp_path / "paper")
+               training=training, loss=LOSS, runtime=RUNTIME, seed=7, outputs=run_outputs(tmp_path / "paper"))
     assert len(calls) == 1
     train_mfon(sources, {}, model=MODEL, training=training, loss={"alpha": 0.0, "beta": 0.5}, runtime=RUNTIME,
-               seed=7, out_dir=tmp_path / "fixed")
+               seed=7, outputs=run_outputs(tmp_path / "fixed"))
     assert len(calls) == 1 + 2  # fixed: 4 + a flushed remainder of 2
 
 
 # --------------------------------------------------------------------------------------------- recipe knobs
 def test_recipe_knobs_change_training_and_are_refused_in_paper_mode(sources, tmp_path):
     plain = train_mfon(sources, {}, model=MODEL, training=TRAINING, loss={"alpha": 0.0, "beta": 0.5},
-                       runtime=RUNTIME, seed=7, out_dir=tmp_path / "plain")
+                       runtime=RUNTIME, seed=7, outputs=run_outputs(tmp_path / "plain"))
     for name, knobs in (("clip", {"grad_clip_norm": 0.01}), ("warmup", {"lr_schedule": "warmup_linear"}),
                         ("plateau", {"lr_schedule": "plateau", "plateau_patience": 0, "plateau_factor": 0.1,
                                      "epochs": 3}),
                         ("buckets", {"bucket_by_length": True})):
         run = train_mfon(sources, {}, model=MODEL, training={**TRAINING, **knobs}, loss={"alpha": 0.0, "beta": 0.5},
-                         runtime=RUNTIME, seed=7, out_dir=tmp_path / name)
+                         runtime=RUNTIME, seed=7, outputs=run_outputs(tmp_path / name))
         assert np.isfinite(run["valid"]["MAE"]) and run["valid"] != plain["valid"], name
     with pytest.raises(MfonError, match="fidelity: paper trains with the authors' recipe"):
         train_mfon(sources, {}, model={**MODEL, "fidelity": "paper"},
                    training={**TRAINING, "grad_clip_norm": 1.0}, loss={"alpha": 0.0, "beta": 0.5},
-                   runtime=RUNTIME, seed=7, out_dir=tmp_path / "refused")
+                   runtime=RUNTIME, seed=7, outputs=run_outputs(tmp_path / "refused"))
 
 
 # ------------------------------------------------------------------------------------------------- resume
@@ -302,12 +309,13 @@ RUN_SCRIPT = """
 import json, sys
 from pathlib import Path
 from mfon.data import FeatureSources
-from mfon.training import train_mfon
+from mfon.layout import run_outputs
+from mfon.mfon_training import train_mfon
 args = json.loads(sys.argv[1])
 sources = FeatureSources(**{k: Path(v) for k, v in args["sources"].items()})
 train_mfon(sources, {m: Path(p) for m, p in args["teachers"].items()}, model=args["model"],
            training=args["training"], loss=args["loss"], runtime=args["runtime"], seed=7,
-           out_dir=Path(args["out_dir"]), threads=1)
+           outputs=run_outputs(Path(args["out_dir"])), threads=1)
 """
 
 
@@ -360,7 +368,7 @@ def test_a_killed_run_resumes_to_the_same_outputs(teachers, sources, tmp_path):
 
 
 def test_a_resume_state_of_another_config_is_refused(teachers, sources, tmp_path, monkeypatch, caplog):
-    import mfon.training as training_module
+    import mfon.mfon_training as training_module
 
     out, _ = teachers
     paths = {m: out / m / "checkpoint.pt" for m in ("visual", "acoustic")}
@@ -370,17 +378,17 @@ def test_a_resume_state_of_another_config_is_refused(teachers, sources, tmp_path
         raise RuntimeError("killed before the outputs were written")
 
     with monkeypatch.context() as patch:
-        patch.setattr(training_module, "_write_outputs", crash)
+        patch.setattr(training_module, "write_run_outputs", crash)
         with pytest.raises(RuntimeError):
             train_mfon(sources, paths, model=model, training=TRAINING, loss=LOSS, runtime=RUNTIME, seed=7,
-                       out_dir=tmp_path / "run")
+                       outputs=run_outputs(tmp_path / "run"))
     assert (tmp_path / "run" / RESUME_FILE).exists()
     other = {**TRAINING, "lr": {**TRAINING["lr"], "fusion": 5e-3}}
     with caplog.at_level("WARNING", logger="mfon.training"):
         resumed = train_mfon(sources, paths, model=model, training=other, loss=LOSS, runtime=RUNTIME, seed=7,
-                             out_dir=tmp_path / "run")
+                             outputs=run_outputs(tmp_path / "run"))
     assert "written by a run with other settings or inputs" in caplog.text
     fresh = train_mfon(sources, paths, model=model, training=other, loss=LOSS, runtime=RUNTIME, seed=7,
-                       out_dir=tmp_path / "fresh")
+                       outputs=run_outputs(tmp_path / "fresh"))
     assert resumed["test"] == fresh["test"]
     assert len(read_tsv(tmp_path / "run" / "history.tsv")) == TRAINING["epochs"]

@@ -166,19 +166,28 @@ def test_acoustic_change_reruns_acoustic_only(run):
     assert statuses == {"results/tiny/qc/acoustic_clip_status.tsv"}, out
 
 
-def test_editing_visual_module_reruns_visual_only(run):
-    workflow, workdir = run
-    module = workflow / "mfon" / "features" / "mediapipe_face.py"  # the default visual backend
-    original, stat = module.read_text(), module.stat()
+def planned_after_editing(workflow: Path, workdir: Path, module: str) -> set[tuple[str, str]]:
+    """The jobs a dry run plans while ``module`` (a file of the workflow's copy) carries an edit."""
+    path = workflow / module
+    original, stat = path.read_text(), path.stat()
     try:
-        module.write_text(original + "\n# edited\n")
-        out = snakemake(workflow, workdir, "-n", "--cores", "2").stdout
+        path.write_text(original + "\n# edited\n")
+        return planned_jobs(snakemake(workflow, workdir, "-n", "--cores", "2").stdout)
     finally:  # later tests share this run
-        module.write_text(original)
-        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    rules = {rule for rule, _ in planned_jobs(out)}
-    assert "visual_features_shard" in rules and "clip_status" in rules, out
-    assert not rules & {"acoustic_features_shard", "text_features", "ingest"}, out
+        path.write_text(original)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_editing_visual_module_reruns_visual_only(run):
+    rules = {rule for rule, _ in planned_after_editing(*run, "mfon/features/mediapipe_face.py")}  # default backend
+    assert "visual_features_shard" in rules and "clip_status" in rules, rules
+    assert not rules & {"acoustic_features_shard", "text_features", "ingest"}, rules
+
+
+@pytest.mark.parametrize("module", ["mfon/losses.py", "mfon/mfon_training.py"])
+def test_editing_the_mfon_loss_or_trainer_reruns_no_teacher(run, module):
+    """The teachers and their stored vectors do not run the MFON loss or trainer, so they are not retrained."""
+    assert {rule for rule, _ in planned_after_editing(*run, module)} == {"all", "train_mfon", "table"}
 
 
 def ingest_bad_sheet(workdir: Path, sheet: str) -> subprocess.CompletedProcess:

@@ -13,5 +13,4 @@ if settings.get("backend") == "pyfeat":
 run_step(extract_shard, snakemake.input.manifest, snakemake.output.features, snakemake.output.report,
          modality=snakemake.params.modality, dataset=snakemake.wildcards.dataset, settings=settings,
          shard=int(snakemake.wildcards.shard), n_shards=int(snakemake.wildcards.n_shards),
-         compression_level=snakemake.params.compression_level,
-         no_face_policy=settings.get("no_face_policy", "keep"))
+         compression_level=snakemake.params.compression_level)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mfon.data import FeatureSources
 from mfon.logutil import run_step, setup_logging
-from mfon.training import write_teacher_targets
+from mfon.teacher_targets import write_teacher_targets
 
 setup_logging(snakemake.log[0])
 run_step(write_teacher_targets, Path(snakemake.input.checkpoint),

@@ -3,12 +3,10 @@ import sys
 
 sys.path.insert(0, snakemake.scriptdir + "/..")  # the mfon of this checkout, the code the rule lists as input
 
-from pathlib import Path
-
 from mfon.data import FeatureSources
 from mfon.experiment import job_runtime
 from mfon.logutil import run_step, setup_logging
-from mfon.training import split_teacher_files, train_mfon
+from mfon.mfon_training import split_teacher_files, train_mfon
 
 setup_logging(snakemake.log[0])
 run = snakemake.params.run
@@ -16,5 +14,5 @@ checkpoints, stored = split_teacher_files({m: snakemake.input[f"teacher_{m}"] fo
 run_step(train_mfon, FeatureSources.from_files(snakemake.input), checkpoints, model=run["model"],
          training=run["training"], loss=run["loss"], runtime=job_runtime(snakemake.resources),
          threads=snakemake.threads, teacher_targets=stored, seed=snakemake.params.seed,
-         out_dir=Path(snakemake.output.checkpoint).parent, metric_family=snakemake.params.metrics,
+         outputs=snakemake.output, metric_family=snakemake.params.metrics,
          variant=snakemake.params.variant, eval_splits=tuple(snakemake.params.eval_splits))

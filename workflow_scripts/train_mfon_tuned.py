@@ -8,7 +8,7 @@ from pathlib import Path
 from mfon.data import FeatureSources
 from mfon.experiment import job_runtime, tuned_settings
 from mfon.logutil import run_step, setup_logging
-from mfon.training import split_teacher_files, train_mfon
+from mfon.mfon_training import split_teacher_files, train_mfon
 
 setup_logging(snakemake.log[0])
 best = json.loads(Path(snakemake.input.best).read_text())
@@ -17,5 +17,5 @@ checkpoints, stored = split_teacher_files({m: snakemake.input[f"teacher_{m}"] fo
 run_step(train_mfon, FeatureSources.from_files(snakemake.input), checkpoints, model=run["model"],
          training=run["training"], loss=run["loss"], runtime=job_runtime(snakemake.resources),
          threads=snakemake.threads, teacher_targets=stored, seed=snakemake.params.seed,
-         out_dir=Path(snakemake.output.checkpoint).parent, metric_family=snakemake.params.metrics,
+         outputs=snakemake.output, metric_family=snakemake.params.metrics,
          variant="mfon")

@@ -2,12 +2,10 @@ import sys
 
 sys.path.insert(0, snakemake.scriptdir + "/..")  # the mfon of this checkout, the code the rule lists as input
 
-from pathlib import Path
-
 from mfon.data import FeatureSources
 from mfon.experiment import job_runtime
 from mfon.logutil import run_step, setup_logging
-from mfon.training import train_teacher
+from mfon.teacher_training import train_teacher
 
 setup_logging(snakemake.log[0])
 run = snakemake.params.run
@@ -15,4 +13,4 @@ modality = snakemake.wildcards.modality
 sources = FeatureSources.from_files(snakemake.input)
 run_step(train_teacher, sources, modality, model=run["model"], training=run["training"],
          runtime=job_runtime(snakemake.resources), threads=snakemake.threads, seed=snakemake.params.seed,
-         out_dir=Path(snakemake.output.checkpoint).parent, metric_family=snakemake.params.metrics)
+         outputs=snakemake.output, metric_family=snakemake.params.metrics)

@@ -144,7 +144,7 @@ def descriptors_from_landmarks(landmarks: np.ndarray, width: int, height: int,
     pts = _points(landmarks, width, height)
     rotation, origin, iod = head_frame(pts)
     q = (pts - origin) @ rotation / iod  # head frame, IOD units
-    x, y, z = q[:, 0], q[:, 1], q[:, 2]
+    y, z = q[:, 1], q[:, 2]
 
     def ym(idx) -> float:
         return float(y[list(idx)].mean())

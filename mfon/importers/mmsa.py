@@ -14,7 +14,6 @@ prefix MMSA publishes.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import pickle
@@ -473,37 +472,3 @@ def _write_text(writer, rows: list[dict], where: list[tuple[str, int]], splits: 
              "truncated" if text_mode == "retokenize" else "fill every position (possibly truncated by MMSA)")
     return {"text_tokenizer": tokenizer_attrs["tokenizer"], "text_max_length": max_length,
             "text_truncated": n_truncated}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m mfon.importers.mmsa PICKLE OUT_DIR --dataset NAME``: import into OUT_DIR's usual layout."""
-    import argparse
-
-    from ..logutil import run_step, setup_logging
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("pickle")
-    parser.add_argument("out_dir", help="e.g. results/mosi (manifest.tsv, qc/, features/ are written there)")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--text-model", default=TextConfig.model)
-    parser.add_argument("--max-length", type=int, default=None)
-    parser.add_argument("--text-mode", choices=TEXT_MODES, default="retokenize")
-    parser.add_argument("--allow-unknown-sha", action="store_true")
-    args = parser.parse_args(argv)
-    setup_logging()
-    out = Path(args.out_dir)
-    info = DATASET_INFO.get(normalize_dataset(args.dataset) or "", {})
-    max_length = args.max_length or (39 if info.get("tokenizer") == "bert-base-chinese" else TextConfig.max_length)
-    summary = run_step(import_mmsa_pickle, args.pickle, dataset=args.dataset, out_manifest=out / "manifest.tsv",
-                       out_rejected=out / "qc" / "rejected.tsv", out_clip_status=out / "qc" / "clip_status.tsv",
-                       out_text=out / "features" / "text_features.h5",
-                       out_visual=out / "features" / "visual_features.h5",
-                       out_acoustic=out / "features" / "acoustic_features.h5",
-                       text_settings={"model": args.text_model, "max_length": max_length},
-                       text_mode=args.text_mode, allow_unknown_sha=args.allow_unknown_sha)
-    print(json.dumps({k: v for k, v in summary.items() if k != "quarantined_keys"}, indent=1, default=str))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

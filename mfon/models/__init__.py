@@ -1,4 +1,4 @@
-"""MFON model code: configuration, building blocks, encoders, the model, its variants.
+"""MFON model code: configuration, building blocks, encoders, the model.
 
 Typical use::
 
@@ -22,7 +22,6 @@ _EXPORTS = {
     "layers": ("CrossModalEncoder", "CrossModalLayer", "MLPHead", "SinusoidalPositions", "key_padding_mask",
                "triangular_mask"),
     "mfon": ("MFON", "ModelOutput", "build_model", "parameter_groups"),
-    "variants": ("VARIANTS", "apply_variant"),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = list(_HOME)
@@ -33,7 +32,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and for mfon.codegraph (w
     from .layers import (CrossModalEncoder, CrossModalLayer, MLPHead, SinusoidalPositions, key_padding_mask,
                          triangular_mask)
     from .mfon import MFON, ModelOutput, build_model, parameter_groups
-    from .variants import VARIANTS, apply_variant
 
 
 def __getattr__(name: str):
