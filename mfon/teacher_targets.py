@@ -16,6 +16,7 @@ from .atomic import atomic_path
 from .checkpoints import load_teacher_state
 from .data import FeatureSources, SplitData, Standardizer, collate, load_split
 from .errors import MfonError
+from .h5store import reading
 from .models.encoders import TeacherEncoder
 from .provenance import file_sha256, package_versions
 from .training import SPLITS
@@ -110,7 +111,7 @@ def read_teacher_targets(path: Path, sources: FeatureSources, modality: str, d_m
     if not path.is_file():
         raise MfonError(f"teacher targets not found: {path}")
     provenance = sources.provenance((modality,))
-    with h5py.File(path, "r") as h5:
+    with reading(path, "its teacher vectors"), h5py.File(path, "r") as h5:
         attrs = dict(h5.attrs)
         if attrs.get("format") != TARGETS_FORMAT:
             raise MfonError(f"{path}: not an mfon teacher-targets file")

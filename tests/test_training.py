@@ -214,6 +214,11 @@ def test_teacher_targets_of_another_modality_or_clip_set_are_refused(targets, so
         dst.create_dataset("train/vectors", data=src["train/vectors"][1:])
     with pytest.raises(MfonError, match=r"no teacher vector for clip s0\$_\$0"):
         read_teacher_targets(tmp_path / "partial.h5", sources, "visual", 16, data)
+    # A damaged file (its superblock overwritten) is named with the remedy, not h5py's bare error.
+    damaged = tmp_path / "damaged.h5"
+    damaged.write_bytes(b"\0" * 64 + targets["visual"].read_bytes()[64:])
+    with pytest.raises(MfonError, match=r"damaged\.h5: its teacher vectors cannot be read, the file is damaged"):
+        read_teacher_targets(damaged, sources, "visual", 16, data)
 
 
 def test_mfon_reads_stored_targets_without_running_a_teacher(teachers, sources, targets, tmp_path, monkeypatch):
