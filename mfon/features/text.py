@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import config_hash
+from ..config import config_hash, schema_default
 from ..errors import ModelUnavailableError
 from ..h5store import SCHEMA_VERSION, write_feature_file
 from ..manifest import read_manifest
@@ -72,8 +72,10 @@ def tokenize_texts(tokenizer, texts: list[str], max_length: int) -> dict[str, np
 
 @dataclass(frozen=True)
 class TextConfig:
-    model: str = "packaged:all-MiniLM-L6-v2"
-    max_length: int = 50
+    """The schema's text section (its defaults)."""
+
+    model: str = schema_default("text", "model")
+    max_length: int = schema_default("text", "max_length")
 
 
 class TextTokenizer:
