@@ -24,15 +24,14 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_path
-from ..config import config_hash
 from ..errors import MfonError
 from ..features import replace_nonfinite
 from ..features.registry import config_from_settings
 from ..features.text import TextConfig, TextTokenizer, write_text_features
-from ..h5store import SCHEMA_VERSION, write_feature_file
+from ..h5store import write_feature_file
 from ..logutil import Progress
 from ..manifest import KEY_SEPARATOR, MANIFEST_COLUMNS, REJECTED_COLUMNS, clip_key
-from ..provenance import file_sha256, package_versions, utc_now
+from ..provenance import file_sha256
 from ..qc import kept_status_row, rejected_status_row, write_clip_status
 from ..tsv import write_tsv
 from .safe_pickle import SafeUnpickler
@@ -269,7 +268,6 @@ def import_mmsa_pickle(pickle_path: str | Path, *, dataset: str, out_manifest: s
     provenance = _source_attrs(pickle_path, variant, sha)
     import_settings = {"source": EXTRACTOR, "source_file": pickle_path.name, "source_sha256": sha["sha256"],
                        "variant": variant, "mmsa_dataset": mmsa_name or "", "label_range": [low, high]}
-    versions = package_versions()
     summary: dict[str, Any] = {
         "pickle": clips.source, "dataset": dataset, "mmsa_dataset": mmsa_name, "variant": variant, "sha256": sha,
         "clips": {s: sum(1 for r in clips.rows if r["mode"] == s) for s in SPLITS},
@@ -284,19 +282,18 @@ def import_mmsa_pickle(pickle_path: str | Path, *, dataset: str, out_manifest: s
         manifest_tmp = stack.enter_context(atomic_path(out_manifest))
         write_tsv(manifest_tmp, clips.rows, MANIFEST_COLUMNS)
         write_tsv(stack.enter_context(atomic_path(out_rejected)), clips.rejected, REJECTED_COLUMNS)
-        header = {"dataset": dataset, "manifest_sha256": file_sha256(manifest_tmp), "versions": versions,
-                  "settings": import_settings, "provenance": provenance}
+        # What every feature file's header says of its source, beside its own settings.
+        source = {"dataset": dataset, "manifest": manifest_tmp, "provenance": provenance}
         empty_clips = {}
         for modality, out_path in (("acoustic", out_acoustic), ("visual", out_visual)):
             writer = stack.enter_context(write_feature_file(out_path, compression_level))
             replaced, empty_clips[modality] = _write_sequence_features(writer, clips, modality, info, variant,
-                                                                       header)
+                                                                       import_settings, **source)
             summary["nonfinite_replaced"][modality] = replaced
             summary["empty_sequences"][modality] = len(empty_clips[modality])
         summary.update(_write_text(stack.enter_context(write_feature_file(out_text, compression_level)), clips,
                                    text_mode=text_mode, text_settings=dict(text_settings or {}), info=info,
-                                   base_settings=import_settings, provenance=provenance, dataset=dataset,
-                                   manifest_sha=header["manifest_sha256"], versions=versions))
+                                   base_settings=import_settings, **source))
         write_clip_status(stack.enter_context(atomic_path(out_clip_status)), _status_rows(clips, empty_clips))
     log.info("imported %s: %d clips, %d quarantined, non-finite replaced %s", pickle_path.name, len(clips.rows),
              len(clips.rejected), summary["nonfinite_replaced"])
@@ -439,22 +436,18 @@ def _manifest_rows(pickle_path: Path, splits: dict, unimodal_columns: list[str],
     return rows, where, rejected, empty_text
 
 
-def _write_sequence_features(writer, clips: MmsaClips, modality: str, info: dict, variant: str,
-                             header: dict) -> tuple[int, set[str]]:
+def _write_sequence_features(writer, clips: MmsaClips, modality: str, info: dict, variant: str, import_settings: dict,
+                             *, dataset: str, manifest: Path, provenance: dict) -> tuple[int, set[str]]:
     """One modality's feature file (acoustic or visual); returns the non-finite values replaced and the keys of
     the clips of length 0."""
     values_key = SEQUENCE_KEYS[modality][0]
     name, prefix = info.get(modality, (f"MMSA {values_key}", values_key))
-    settings = {**header["settings"], "modality_key": values_key, "lengths": clips.lengths_source[modality]}
+    settings = {**import_settings, "modality_key": values_key, "lengths": clips.lengths_source[modality]}
     dims = clips.dims[modality]
-    writer.set_root_attrs({
-        "schema_version": SCHEMA_VERSION, "modality": modality, "dataset": header["dataset"],
-        "created_utc": utc_now(), "config_hash": config_hash({"modality": modality, **settings}),
-        "settings_json": settings, "versions_json": header["versions"], "manifest_sha256": header["manifest_sha256"],
+    writer.write_header(modality=modality, dataset=dataset, settings=settings, manifest=manifest, description={
         "extractor": EXTRACTOR, "extractor_version": variant, "feature_set": f"{name} (MMSA {variant})",
         "dim_names": [f"{prefix}_{d}" for d in range(dims)], "frame_rate": 0.0,
-        "lengths_source": clips.lengths_source[modality], **header["provenance"],
-    })
+        "lengths_source": clips.lengths_source[modality], **provenance})
     total, empty = 0, set()
     progress = Progress(len(clips.rows), f"{modality} features")
     for row, (split, i) in zip(clips.rows, clips.where):
@@ -490,7 +483,7 @@ def _status_rows(clips: MmsaClips, empty_clips: dict[str, set[str]]) -> list[dic
 
 
 def _write_text(writer, clips: MmsaClips, *, text_mode: str, text_settings: dict, info: dict, base_settings: dict,
-                provenance: dict, dataset: str, manifest_sha: str, versions: dict) -> dict:
+                provenance: dict, dataset: str, manifest: Path) -> dict:
     """The text feature file: retokenized transcripts or the pickle's ids, written by mfon.features.text."""
     rows, where, splits, source = clips.rows, clips.where, clips.splits, clips.source
     texts = [row["text"] for row in rows]
@@ -528,7 +521,7 @@ def _write_text(writer, clips: MmsaClips, *, text_mode: str, text_settings: dict
         tokenizer_attrs = {"extractor": EXTRACTOR, "tokenizer": f"pickle:{mmsa_tokenizer} (MMSA)",
                            "tokenizer_class": "BertTokenizer (MMSA text_bert)", "vocab_size": vocab}
     write_text_features(writer, rows, arrays, truncated, dataset=dataset, settings=settings,
-                        manifest_sha256=manifest_sha, versions=versions, tokenizer_attrs=tokenizer_attrs,
+                        manifest=manifest, tokenizer_attrs=tokenizer_attrs,
                         max_length=max_length, extra_attrs=provenance)
     n_truncated = int(sum(truncated))
     log.info("text (%s): %d transcripts, max_length %d, %d %s", text_mode, len(rows), max_length, n_truncated,
