@@ -13,7 +13,6 @@ Every function checks its inputs first and raises :class:`MfonError` naming a mi
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from collections import Counter
@@ -26,7 +25,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .analysis import SENTIMENT_CLASSES, load_representations, sentiment_classes  # noqa: E402
+from .analysis import SENTIMENT_CLASSES, load_representations, read_metric_tables, sentiment_classes  # noqa: E402
 from .atomic import atomic_path  # noqa: E402
 from .tsv import read_tsv  # noqa: E402
 from .errors import MfonError  # noqa: E402
@@ -178,13 +177,10 @@ def plot_predictions(predictions: list[Path], out_path: Path, *, title: str, fam
 
 
 # -------------------------------------------------------------------------------------------------- table chart
-def plot_table_chart(table_csv: Path, out_path: Path, *, title: str) -> None:
-    """Grouped bars per metric: ours (mean, population-std error bar) per variant; the paper's as hatched bars."""
-    _need(table_csv)
-    with open(table_csv, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        raise MfonError(f"{table_csv}: has no rows")
+def plot_table_chart(table_csvs: Path | str | list, out_path: Path, *, title: str) -> None:
+    """Grouped bars per metric: ours (mean, population-std error bar) per row of one metric table or several
+    (the baselines' table, then MFON's); the paper's as hatched bars."""
+    rows = read_metric_tables(table_csvs)
     keys = MOSI_KEYS if "Has0_acc_2_mean" in rows[0] else SIMS_KEYS
     panels = [("percent metrics", [k for k in keys if k not in ("MAE", "Corr")]), ("Corr", ["Corr"]),
               ("MAE", ["MAE"])]

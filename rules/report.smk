@@ -86,6 +86,7 @@ rule prediction_figure:
 rule table_chart:
     input:
         table=layout.table("{dataset}", "{table}"),
+        baselines=baseline_table,
         code=code("make_figure.py"),
     output:
         figure=report(layout.plot("{dataset}", "{table}_chart"), caption="../report/table_chart.rst",
@@ -208,6 +209,7 @@ rule merged_predictions:
 rule paper_table:
     input:
         table=layout.table("{dataset}", "{table}"),
+        baselines=baseline_table,
         code=code("paper_table.py"),
     output:
         markdown=layout.table("{dataset}", "{table}", ext="md"),

@@ -1,4 +1,5 @@
-# Used by run_curves, training_overview, prediction_figure, table_chart, qc_figure and tsne_figure.
+# Used by run_curves, training_overview, prediction_figure, baseline_prediction_figure, table_chart, qc_figure and
+# tsne_figure.
 import sys
 
 sys.path.insert(0, snakemake.scriptdir + "/..")  # the mfon of this checkout, the code the rule lists as input
@@ -14,10 +15,10 @@ elif snakemake.rule == "training_overview":
     runs = [{"variant": v, "seed": s, "history": h, "metrics": m}
             for (v, s), h, m in zip(params.runs, inp.histories, inp.metrics)]
     run_step(plots.plot_curves_overview, runs, out, title=params.title)
-elif snakemake.rule == "prediction_figure":
+elif snakemake.rule in ("prediction_figure", "baseline_prediction_figure"):
     run_step(plots.plot_predictions, list(inp.predictions), out, title=params.title, family=params.family)
 elif snakemake.rule == "table_chart":
-    run_step(plots.plot_table_chart, inp.table, out, title=params.title)
+    run_step(plots.plot_table_chart, [*inp.baselines, inp.table], out, title=params.title)
 elif snakemake.rule == "qc_figure":
     run_step(plots.plot_qc, inp.clip_status, {"acoustic": inp.acoustic, "visual": inp.visual}, out,
              title=params.title)
