@@ -37,6 +37,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ..logutil import progress_logger
+
 WRITTEN_FOR = {"MMSA": "2.2.1", "torch": "2.13", "numpy": "2"}
 
 
@@ -173,9 +175,12 @@ class RunRecorder:
                     return do_test(model, dataloader, mode, *args, **kwargs)
                 results = do_test(model, dataloader, mode, *args, **kwargs)
                 now = time.monotonic()
-                recorder.history.append({"epoch": len(recorder.history) + 1, **results,
-                                         "seconds": round(now - recorder._epoch_start, 3)})
+                epoch, seconds = len(recorder.history) + 1, round(now - recorder._epoch_start, 3)
+                recorder.history.append({"epoch": epoch, **results, "seconds": seconds})
                 recorder._epoch_start = now
+                progress_logger().info("epoch %d%s: valid %s %.4g (%.1f s)", epoch,
+                                       f"/{recorder.max_epochs}" if recorder.max_epochs else "",
+                                       trainer.args.KeyEval, results[trainer.args.KeyEval], seconds)
                 if recorder.max_epochs is not None and len(recorder.history) >= recorder.max_epochs:
                     trainer.args.early_stop = 0  # MMSA's loop ends after this epoch (epochs - best >= 0)
                 return results

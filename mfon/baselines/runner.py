@@ -96,10 +96,12 @@ def train_baseline(pickle_path: Path, export_json: Path, clip_status: Path, outp
     recorder = RunRecorder(max_epochs=run["max_epochs"])
     run_dir = Path(outputs["metrics"]).parent
     run_dir.mkdir(parents=True, exist_ok=True)
+    # MMSA's log records reach this job's log through the root logger; its own console handler (verbose_level 0)
+    # prints errors only.
     with tempfile.TemporaryDirectory(prefix=".mmsa-", dir=run_dir) as scratch:
         try:
             with mmsa_run_patches(recorder):
-                MMSA_run(model, dataset, config=config, seeds=[seed], gpu_ids=[], num_workers=0, verbose_level=1,
+                MMSA_run(model, dataset, config=config, seeds=[seed], gpu_ids=[], num_workers=0, verbose_level=0,
                          model_save_dir=scratch, res_save_dir=scratch, log_dir=scratch)
         except Exception as exc:  # MMSA's own failure: name the run and MMSA's message
             log.exception("MMSA_run failed")
@@ -134,7 +136,7 @@ def train_baseline(pickle_path: Path, export_json: Path, clip_status: Path, outp
         torch.save({"kind": "mmsa", "model": model, "mmsa_dataset": dataset, "seed": seed,
                     "mmsa_settings": settings, "state_dict": state}, tmp)
     write_tsv(outputs["predictions"], rows, PREDICTION_COLUMNS)
-    history = [{k: (float(v) if np.isscalar(v) and not isinstance(v, str) else v) for k, v in row.items()}
+    history = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
                for row in recorder.history]
     write_tsv(outputs["history"], history, list(dict.fromkeys(k for row in history for k in row)))
     with atomic_path(outputs["metrics"]) as tmp:  # last: a table reads a run only once this exists

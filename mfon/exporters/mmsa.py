@@ -23,6 +23,7 @@ holds only the splits, as MMSA's do).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import pickle
@@ -56,10 +57,9 @@ def _clip_frames(group) -> np.ndarray:
     return values[: min(n, values.shape[0])]
 
 
-def frozen_token_states(model: str, ids: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
-    """``ids`` (N, 3, L): token ids, attention mask, segment ids -> the last hidden states (N, L, h) of the text
-    model ``model`` (:func:`mfon.features.text.resolve_text_model`), float32, zero where the mask is 0."""
-    import torch
+@functools.lru_cache(maxsize=2)
+def _frozen_text_model(model: str):
+    """The BERT of text model ``model`` in eval mode, loaded offline once per process."""
     from transformers import BertModel
 
     from ..features.text import resolve_text_model
@@ -67,7 +67,19 @@ def frozen_token_states(model: str, ids: np.ndarray, *, batch_size: int = 64) ->
 
     with _quiet_transformers():
         bert = BertModel.from_pretrained(resolve_text_model(model), local_files_only=True, add_pooling_layer=False)
-    bert.float().eval()
+    return bert.float().eval()
+
+
+def frozen_token_states(model: str, ids: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+    """``ids`` (N, 3, L): token ids, attention mask, segment ids -> the last hidden states (N, L, h) of the text
+    model ``model`` (:func:`mfon.features.text.resolve_text_model`, offline), float32, zero where the mask is 0."""
+    import torch
+
+    bert = _frozen_text_model(model)
+    top = int(ids[:, 0].max()) if ids.size else 0
+    if top >= bert.config.vocab_size:
+        raise MfonError(f"text model {model!r} has {bert.config.vocab_size} tokens but the text features hold id "
+                        f"{top}: they were tokenized for another model; set text.model to that model")
     out = np.zeros((ids.shape[0], ids.shape[2], bert.config.hidden_size), np.float32)
     with torch.inference_mode():
         for start in range(0, ids.shape[0], batch_size):
@@ -79,12 +91,14 @@ def frozen_token_states(model: str, ids: np.ndarray, *, batch_size: int = 64) ->
 
 
 def export_mmsa_pickle(sources: FeatureSources, out_pickle: Path | str, *, family: str = "mosi",
-                       max_frames: dict[str, int] | None = None) -> dict:
+                       max_frames: dict[str, int] | None = None, text_model: str | None = None) -> dict:
     """Write ``out_pickle`` and ``<out_pickle minus .pkl>.json`` (how it was made); returns that record.
 
     ``family``: "mosi" (scores in [-3, 3]) or "sims" ([-1, 1]); it sets the 3 classes of ``classification_labels``.
     ``max_frames``: per modality, truncate clips to at most that many frames (MMSA's releases pad to 375 / 500);
     by default the padded width is the longest clip of the dataset.
+    ``text_model``: the text model whose frozen states make ``text`` (the workflow passes text.model); by default
+    the one the text feature file was tokenized for.
     """
     out_pickle = Path(out_pickle)
     missing = [str(p) for p in (sources.manifest, sources.clip_status, sources.text, sources.visual,
@@ -130,7 +144,7 @@ def export_mmsa_pickle(sources: FeatureSources, out_pickle: Path | str, *, famil
                 data[split][lengths_key] = lengths
     with FeatureFile(sources.text) as ff:
         text_made = {"tokenizer": ff.attrs.get("tokenizer", ""), "max_length": ff.attrs.get("max_length"),
-                     "model": ff.settings.get("model", "")}
+                     "model": text_model or ff.settings.get("model", "")}
         for split in SPLITS:
             groups = [ff.group(k) for k in by_split[split]]
             data[split]["text_bert"] = np.stack([
