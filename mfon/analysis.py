@@ -110,7 +110,7 @@ def read_metric_tables(table_csvs: Path | str | list) -> list[dict]:
     return rows
 
 
-def paperread_metric_tables(table_csvs: Path | str | list) -> tuple[list[str], list[list[str]], str]:
+def paper_table_rows(table_csvs: Path | str | list) -> tuple[list[str], list[list[str]], str]:
     """Header, rows and footnote of a table written by :func:`mfon.tables.build_table` (or of several, one after
     the other), laid out as the paper's Tables 2-5: ours as mean ± population std over seeds; a "(paper)" row
     after each row the paper reports, "–" where it prints no number."""
@@ -134,9 +134,9 @@ def paperread_metric_tables(table_csvs: Path | str | list) -> tuple[list[str], l
 
 
 def paper_table(table_csvs: Path | str | list, out_md: Path, out_html: Path | None = None, *, title: str) -> str:
-    """Write the paper-style table of one or several metric tables (:func:`paperread_metric_tables`) as Markdown (and
+    """Write the paper-style table of one or several metric tables (:func:`paper_table_rows`) as Markdown (and
     as an HTML page for the report); returns the Markdown."""
-    header, body, note = paperread_metric_tables(table_csvs)
+    header, body, note = paper_table_rows(table_csvs)
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
              *("| " + " | ".join(cells) + " |" for cells in body), "", note]
     text = "\n".join(lines) + "\n"

@@ -134,13 +134,14 @@ def _prediction(output) -> torch.Tensor:
 class RunRecorder:
     """Instruments the trainer MMSA builds for one run (see the module docstring).
 
-    After the run: ``history`` (one dict per epoch: the validation results and the seconds the epoch took),
+    After the run: ``settings`` (MMSA's resolved settings), ``history`` (one dict per epoch: the validation results and the seconds the epoch took),
     ``best_epoch``, ``test_results`` (the dict MMSA's final ``do_test`` returned, as MMSA_run reports it) and
     ``predictions`` (split -> ids, truth and prediction arrays, float32 as MMSA computed them).
     """
 
     def __init__(self, max_epochs: int | None = None):
         self.max_epochs = max_epochs
+        self.settings: dict | None = None
         self.history: list[dict] = []
         self.best_epoch = 0
         self.test_results: dict | None = None
@@ -149,6 +150,7 @@ class RunRecorder:
         self._training = False
 
     def instrument(self, trainer) -> None:
+        self.settings = trainer.args  # MMSA's resolved settings of the run (an EasyDict)
         do_train, do_test = trainer.do_train, trainer.do_test
         recorder = self
 

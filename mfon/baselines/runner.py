@@ -125,7 +125,7 @@ def train_baseline(pickle_path: Path, export_json: Path, clip_status: Path, outp
     differ = {k: (v, result["test"][k]) for k, v in reported.items() if abs(v - result["test"][k]) > 1e-9}
     if differ:
         raise MfonError(f"{what}: mfon.metrics and MMSA disagree on the test split (MMSA, ours): {differ}")
-    settings = _json_safe(dict(config, model_name=model, dataset_name=dataset))
+    settings = _json_safe(dict(recorder.settings))
     result.update({
         "seed": seed, "model": model, "mmsa_dataset": dataset, "best_epoch": recorder.best_epoch,
         "epochs": len(recorder.history), "max_epochs": run["max_epochs"], "clips": _clip_counts(clip_status),
