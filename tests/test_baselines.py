@@ -243,21 +243,41 @@ def test_the_paper_table_puts_the_baselines_above_mfon_with_the_papers_numbers(e
     assert mfon[0]["MAE_mean"] == baselines[0]["MAE_mean"]
 
 
-@pytest.mark.slow
-def test_the_workflow_builds_the_baselines_table_and_refuses_a_model_by_name(tmp_path):
-    from test_workflow import TINY_CONFIG, TINY_DATASET, finished_copy, snakemake
+def _workflow(tmp_path, models, **baselines):
+    from test_workflow import TINY_CONFIG, TINY_DATASET, copy_workflow
 
+    workflow, workdir = copy_workflow(tmp_path / "workflow"), tmp_path / "run"
+    (workdir / "config" / "datasets").mkdir(parents=True)
     config = {**TINY_CONFIG, "experiment": {**TINY_CONFIG["experiment"], "variants": ["text_only"]}}
-    dataset = {**TINY_DATASET, "paper": "mosi", "baselines": {"models": ["lf_dnn", "tfn"], "max_epochs": 2}}
-    workflow, workdir = finished_copy(tmp_path, {**config, "targets": []}, dataset)
-    snakemake(workflow, workdir, "--cores", "2", "results/tiny_baselines.csv")
-    with open(workdir / "results" / "tiny_baselines.csv", newline="") as fh:
+    dataset = {**TINY_DATASET, "paper": "mosi", "baselines": {"models": models, **baselines}}
+    (workdir / "config" / "config.yaml").write_text(json.dumps(config))
+    (workdir / "config" / "datasets" / "tiny.yaml").write_text(json.dumps(dataset))
+    return workflow, workdir
+
+
+def test_the_workflow_plans_a_job_per_model_and_seed_and_refuses_a_model_by_name(tmp_path):
+    from test_workflow import planned_jobs, snakemake
+
+    workflow, workdir = _workflow(tmp_path, ["lf_dnn", "tfn"], max_epochs=2)
+    jobs = planned_jobs(snakemake(workflow, workdir, "-n").stdout)  # rule all
+    assert {o for r, o in jobs if r == "train_baseline"} == {
+        f"{layout.baseline_dir('tiny', m, 1111)}/checkpoint.pt" for m in ("lf_dnn", "tfn")}
+    assert ("baseline_table", layout.table("tiny", "baselines")) in jobs
+    workflow, workdir = _workflow(tmp_path / "misa", ["lf_dnn", "misa"])
+    proc = snakemake(workflow, workdir, "-n", check=False)
+    assert proc.returncode != 0 and "baseline 'misa' cannot use the 384-wide text model" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_the_workflow_builds_the_baselines_table(tmp_path):
+    from test_workflow import snakemake
+
+    workflow, workdir = _workflow(tmp_path, ["lf_dnn", "tfn"], max_epochs=2)
+    snakemake(workflow, workdir, "--cores", "2", layout.table("tiny", "baselines"))
+    with open(workdir / layout.table("tiny", "baselines"), newline="") as fh:
         table = list(csv.DictReader(fh))
     assert [r["variant"] for r in table] == ["lf_dnn", "tfn"] and table[1]["MAE_paper"] == "0.901"
     for model in ("lf_dnn", "tfn"):
         metrics = json.loads((workdir / layout.baseline_dir("tiny", model, 1111) / "metrics.json").read_text())
         assert {k: v for k, v in metrics["mmsa_test"].items() if k != "Loss"} == metrics["test"]
-    (workdir / "config" / "datasets" / "tiny.yaml").write_text(
-        json.dumps({**dataset, "baselines": {"models": ["misa"]}}))
-    proc = snakemake(workflow, workdir, "-n", "results/tiny_baselines.csv", check=False)
-    assert proc.returncode != 0 and "baseline 'misa' cannot use the 384-wide text model" in proc.stdout + proc.stderr
+        assert metrics["epochs"] <= 2
