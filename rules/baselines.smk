@@ -1,40 +1,7 @@
 # MMSA's models beside MFON: one run per dataset, model (baselines.models) and seed (experiment.seeds), trained on
 # the dataset's MMSA export through MMSA_run with MMSA's settings for the dataset, tabulated like the MFON table.
 # The logic is in mfon/baselines (docs/baselines.md); a model that cannot run is refused here, while planning.
-from mfon.baselines.plan import TEXT_INPUT, BaselineRefused, baseline_run
-
-
-def baseline_models(dataset):
-    return DATASETS[dataset]["baselines"]["models"]
-
-
-def planned_baseline(dataset, model):
-    """The params of a baseline's runs; a model that cannot run stops the planning with the reason."""
-    try:
-        return baseline_run(DATASETS[dataset], model)
-    except BaselineRefused as exc:
-        raise WorkflowError(str(exc)) from None
-
-
-def baseline_runs(dataset):
-    """(model, seed, run folder) of every baseline run of the dataset, each model checked first."""
-    runs = []
-    for model in baseline_models(dataset):
-        planned_baseline(dataset, model)  # a model that cannot run is refused before anything is built
-        runs += [(model, s, layout.baseline_dir(dataset, model, s)) for s in DATASETS[dataset]["experiment"]["seeds"]]
-    return runs
-
-
-def baseline_table_inputs(w):
-    runs = {}
-    for model, _, folder in baseline_runs(w.dataset):
-        runs.setdefault(model, []).append(layout.run_outputs(folder)["metrics"])
-    return runs
-
-
-def baseline_table(w):
-    """The baselines' table, shown above MFON's rows in the dataset's paper-style table and chart."""
-    return [layout.table(w.dataset, "baselines")] if w.table == "table" and baseline_models(w.dataset) else []
+include: "baseline_helpers.smk"
 
 
 localrules:
