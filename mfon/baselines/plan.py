@@ -86,10 +86,25 @@ def text_model_width(text_model: str) -> int | None:
     return int(json.loads(config.read_text(encoding="utf-8"))["hidden_size"])
 
 
+def check_text_width(model: str, width: int, text_model: str, where: str) -> None:
+    """Refuse a model whose text layers MMSA sizes for another width than the text model's."""
+    fixed = FIXED_TEXT_WIDTH.get(model)
+    if fixed and fixed[0] != width:
+        raise BaselineRefused(f"{where} cannot use the {width}-wide text model {text_model!r}: {fixed[1]}; "
+                              f"use a {fixed[0]}-wide text.model (e.g. bert-base-uncased) or leave it out")
+
+
+def text_width_settings(model: str, width: int, overrides: dict) -> dict:
+    """The MMSA settings of ``model`` that carry the text model's width (Self-MM's text_out), unless
+    ``overrides`` sets them."""
+    return {key: width for key in WIDTH_SETTINGS.get(model, ()) if key not in overrides}
+
+
 def baseline_run(settings: dict, model: str) -> dict:
     """The params of ``model``'s runs on a dataset with ``settings``: ``model``, ``mmsa_dataset``,
     ``config`` (what replaces MMSA's defaults: the dataset's ``baselines.config.<model>``, and for a model
-    reading text through BERT the configured text model and its width) and ``max_epochs``.
+    reading text through BERT the configured text model; the settings that carry its width are set by the run
+    from the export, :func:`text_width_settings`) and ``max_epochs``.
 
     Raises :class:`BaselineRefused` for a model MMSA_run does not have, one without MMSA settings for the
     dataset, or one that cannot take the configured text model.
@@ -112,14 +127,8 @@ def baseline_run(settings: dict, model: str) -> dict:
             raise BaselineRefused(f"{where} cannot use the configured text model {text_model!r}: "
                                   f"{NAMED_ENCODER[model]}")
         width = text_model_width(text_model)
-        if width is None:
-            raise BaselineRefused(f"{where} reads text through the text model {text_model!r}, which is not "
-                                  "available offline (see README 'Text models'), or leave it out")
-        fixed = FIXED_TEXT_WIDTH.get(model)
-        if fixed and fixed[0] != width:
-            raise BaselineRefused(f"{where} cannot use the {width}-wide text model {text_model!r}: {fixed[1]}; "
-                                  f"use a {fixed[0]}-wide text.model (e.g. bert-base-uncased) or leave it out")
-        config = {"pretrained": text_model, "transformers": "bert",
-                  **{key: width for key in WIDTH_SETTINGS.get(model, ())}, **overrides}
+        if width is not None:  # else the text step stops first, naming the model and what to do
+            check_text_width(model, width, text_model, where)
+        config = {"pretrained": text_model, "transformers": "bert", **overrides}
     return {"model": model, "mmsa_dataset": dataset, "config": config,
             "max_epochs": settings["baselines"]["max_epochs"]}

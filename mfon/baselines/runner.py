@@ -63,11 +63,15 @@ def _json_safe(value):
 def mmsa_settings(export_made: dict, run: dict, device) -> dict:
     """What MMSA_run's ``config`` gets: the export's path, widths and lengths (``unaligned.json``'s
     ``mmsa_config``), the run's settings (planned by :func:`mfon.baselines.plan.baseline_run`; a configured text
-    model resolved to what BERT loads) and the device."""
+    model resolved to what BERT loads, the settings carrying its width from the export) and the device."""
     from ..features.text import resolve_text_model
+    from .plan import check_text_width, text_width_settings
 
     config = {**export_made["mmsa_config"], **run["config"], "device": device}
-    if "pretrained" in config:
+    if "pretrained" in run["config"]:  # a model reading text through BERT: the export's text model and width
+        width = export_made["text"]["width"]
+        check_text_width(run["model"], width, run["config"]["pretrained"], f"baseline {run['model']!r}")
+        config.update(text_width_settings(run["model"], width, run["config"]))
         config["pretrained"] = resolve_text_model(config["pretrained"])
     return config
 
