@@ -113,6 +113,33 @@ def test_a_failing_mmsa_run_names_model_dataset_and_seed_and_writes_nothing(expo
     assert not [p.name for p in folder.iterdir()]  # no run files, no MMSA scratch folder
 
 
+def test_a_ch_sims_run_reads_the_unimodal_labels_and_needs_them(tmp_path):
+    source = write_mmsa_fixture(tmp_path / "source.pkl", "sims", n_per_split=(12, 4, 4), seed=5)
+    sources = FeatureSources.for_dataset(tmp_path / "results", "sims")
+    import_mmsa_pickle(source, dataset="sims", out_manifest=sources.manifest,
+                       out_rejected=tmp_path / "results/sims/qc/rejected.tsv", out_clip_status=sources.clip_status,
+                       out_text=sources.text, out_visual=sources.visual, out_acoustic=sources.acoustic,
+                       text_mode="retokenize", text_settings={"max_length": 12, "model": TEXT_MODEL},
+                       allow_unknown_sha=True)
+    pickle_path = tmp_path / layout.mmsa_export("sims")
+    made = export_mmsa_pickle(sources, pickle_path, family="sims", max_frames={"visual": 10, "acoustic": 10},
+                              text_model=TEXT_MODEL)
+    assert made["unimodal_labels"] == ["regression_labels_T", "regression_labels_A", "regression_labels_V"]
+    settings = {"name": "sims", "text": {"model": TEXT_MODEL}, "experiment": {"metrics": "sims"},
+                "baselines": {"mmsa_dataset": None, "max_epochs": 2, "config": {}}}
+    outputs = layout.run_outputs(str(tmp_path / layout.baseline_dir("sims", "lf_dnn", 1111)))
+    args = (pickle_path, pickle_path.with_suffix(".json"), sources.clip_status, outputs)
+    kwargs = {"run": baseline_run(settings, "lf_dnn"), "seed": 1111, "metric_family": "sims",
+              "runtime": {"device": "cpu"}}
+    result = train_baseline(*args, **kwargs)
+    assert result["mmsa_dataset"] == "sims" and set(result["test"]) == {"Mult_acc_2", "Mult_acc_3", "Mult_acc_5",
+                                                                         "F1_score", "MAE", "Corr"}
+    assert {k: v for k, v in result["mmsa_test"].items() if k != "Loss"} == result["test"]
+    pickle_path.with_suffix(".json").write_text(json.dumps({**made, "unimodal_labels": []}))
+    with pytest.raises(MfonError, match="regression_labels_T/_A/_V, which the export has not"):
+        train_baseline(*args, **kwargs)
+
+
 def test_a_run_is_a_function_of_its_seed(export, tmp_path):
     first, _ = _run(export, tmp_path / "a", max_epochs=2)
     again, _ = _run(export, tmp_path / "b", max_epochs=2)
@@ -227,7 +254,7 @@ def test_bert_models_get_the_configured_text_model_and_its_width(export):
     assert "text_out" not in mmsa_settings(made, mmim, "cpu")
     tfn = baseline_run(_settings(["tfn"], config={"tfn": {"batch_size": 16}}, max_epochs=4), "tfn")
     assert tfn == {"model": "tfn", "mmsa_dataset": "mosi", "config": {"batch_size": 16}, "max_epochs": 4}
-    assert baseline_run(_settings(["mtfn"], metrics="sims"), "mtfn")["mmsa_dataset"] == "sims"
+    assert baseline_run(_settings(["self_mm"], metrics="sims"), "self_mm")["mmsa_dataset"] == "sims"
     # a text model not available offline is left to the text step, which stops first naming it and the remedies
     assert baseline_run(_settings(["misa"], text_model="no-such-model"), "misa")["config"]["pretrained"] == \
         "no-such-model"
@@ -238,10 +265,12 @@ def test_bert_models_get_the_configured_text_model_and_its_width(export):
     ("bert_mag", TEXT_MODEL, r"'bert_mag' cannot use the configured text model .*by name"),
     ("mtfn", TEXT_MODEL, r"'mtfn': MMSA has no settings of mtfn for mosi \(it has \['sims'\]\)"),
     ("tfnn", TEXT_MODEL, r"'tfnn' is not one of MMSA's models"),
+    ("mlmf", "sims", r"'mlmf' cannot run: MMSA 2.2.1's trainer uses train_results before computing it"),
 ])
 def test_a_model_that_cannot_run_is_refused_by_name_with_the_reason(model, text_model, reason):
+    settings = _settings([model], metrics="sims") if text_model == "sims" else _settings([model], text_model=text_model)
     with pytest.raises(BaselineRefused, match=reason):
-        baseline_run(_settings([model], text_model=text_model), model)
+        baseline_run(settings, model)
 
 
 # ------------------------------------------------------------------------------------------------ tables and report

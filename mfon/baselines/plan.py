@@ -29,6 +29,10 @@ FIXED_TEXT_WIDTH = {"misa": (768, "its text projection is Linear(768, hidden_siz
 #: Models that load a hub model by name whatever the configuration says.
 NAMED_ENCODER = {"bert_mag": "it loads bert-base-uncased (bert-base-chinese for sims) by name, "
                              "models/singleTask/BERT_MAG.py, ignoring `pretrained`"}
+#: Models whose MMSA 2.2.1 trainer fails on every run, with where.
+BROKEN_IN_MMSA = {name: f"MMSA 2.2.1's trainer uses train_results before computing it (trains/multiTask/{file}.py), "
+                        "so every run of it fails"
+                  for name, file in (("mlf_dnn", "MLF_DNN"), ("mtfn", "MTFN"), ("mlmf", "MLMF"))}
 #: MMSA settings that carry the text model's width, per model (set from the configured text model).
 WIDTH_SETTINGS = {"self_mm": ("text_out",)}
 
@@ -118,6 +122,8 @@ def baseline_run(settings: dict, model: str) -> dict:
     if dataset not in known:
         raise BaselineRefused(f"{where}: MMSA has no settings of {model} for {dataset} (it has {sorted(known)}); "
                               f"set baselines.mmsa_dataset to one of them or leave {model} out")
+    if model in BROKEN_IN_MMSA:
+        raise BaselineRefused(f"{where} cannot run: {BROKEN_IN_MMSA[model]}")
     overrides = dict(settings["baselines"]["config"].get(model, {}))
     defaults = {**default_settings(model, dataset), **overrides}
     config = dict(overrides)
