@@ -18,8 +18,10 @@ its own in tests/test_baselines.py. Imported only by a baseline job (it imports 
   by MMIM and MCTN, and crash on a last batch of one clip (``extend`` over a 0-d array). The recorder wraps the
   trainer MMSA builds: it stops training after ``max_epochs`` validations (by setting ``early_stop`` to 0 after
   the last one, so that MMSA's own loop ends right after saving that epoch's best weights), records each
-  validation, and takes the clip ids and predictions of the final evaluations from the batches and the
-  model's outputs (a forward hook), the very values MMSA computes its metrics from.
+  validation and, from the trainer's ``torch.save`` of the run's weights file, the best epoch, and takes the
+  clip ids and predictions of the final evaluations from the batches and the model's outputs (a forward hook),
+  the very values MMSA computes its metrics from. MFM's model returns a tuple, whose first element is the
+  prediction.
 
 MMSA_run's results CSV holds numpy-2 reprs (``(np.float64(67.5), ...)``) and one row per call, and its weights
 are named per model and dataset; the baseline step therefore gives it a private scratch folder and takes the
@@ -134,9 +136,10 @@ def _prediction(output) -> torch.Tensor:
 class RunRecorder:
     """Instruments the trainer MMSA builds for one run (see the module docstring).
 
-    After the run: ``settings`` (MMSA's resolved settings), ``history`` (one dict per epoch: the validation results and the seconds the epoch took),
-    ``best_epoch``, ``test_results`` (the dict MMSA's final ``do_test`` returned, as MMSA_run reports it) and
-    ``predictions`` (split -> ids, truth and prediction arrays, float32 as MMSA computed them).
+    After the run: ``settings`` (MMSA's resolved settings), ``history`` (one dict per epoch: the validation
+    results and the seconds the epoch took), ``best_epoch``, ``test_results`` (the dict MMSA's final ``do_test``
+    returned, as MMSA_run reports it) and ``predictions`` (split -> ids, truth and prediction arrays, float32 as
+    MMSA computed them).
     """
 
     def __init__(self, max_epochs: int | None = None):
