@@ -73,11 +73,12 @@ def default_settings(model: str, dataset: str) -> dict:
 def text_model_width(text_model: str) -> int | None:
     """The hidden width of the configured text model from its config.json, None when it is not available offline
     (a local folder, the packaged model, or a hub name in the local cache)."""
+    from ..errors import ModelUnavailableError
     from ..features.text import resolve_text_model
 
     try:
         source = resolve_text_model(text_model)
-    except Exception:  # noqa: BLE001  (a missing packaged model: not available)
+    except ModelUnavailableError:  # a packaged model whose wheel is missing
         return None
     config = Path(source) / "config.json"
     if not config.is_file():
