@@ -94,7 +94,7 @@ def test_a_baseline_run_writes_an_mfon_style_run_folder_whose_predictions_give_m
     rows = read_tsv(outputs["predictions"])
     assert all(r["video_id"] == status[r["key"]]["video_id"] and r["clip_id"] == status[r["key"]]["clip_id"]
                for r in rows)
-    assert check_run(Path(outputs["metrics"]), "test")["seed"] == 1111  # what the table steps accept
+    assert check_run(_table_files(outputs), "test")["seed"] == 1111  # what the table steps accept
     # the weights: MMSA's state dict, loadable without unpickling code into MMSA's model of the stored settings
     from easydict import EasyDict
     from MMSA.models import AMIO
@@ -275,13 +275,18 @@ def test_a_model_that_cannot_run_is_refused_by_name_with_the_reason(model, text_
 
 # ------------------------------------------------------------------------------------------------ tables and report
 
+def _table_files(outputs: dict) -> dict:
+    """The files of a run that the table steps check, as the table rules hand them over."""
+    return {name: Path(outputs[name]) for name in layout.TABLE_RUN_FILES}
+
+
 def test_the_paper_table_puts_the_baselines_above_mfon_with_the_papers_numbers(export, tmp_path):
     outputs, _ = _run(export, tmp_path, max_epochs=1)
-    baselines = build_table({"tfn": [Path(outputs["metrics"])], "lmf": [Path(outputs["metrics"])]},
+    baselines = build_table({"tfn": [_table_files(outputs)], "lmf": [_table_files(outputs)]},
                             tmp_path / "baselines.csv", dataset="demo", paper="mosi")
     assert [r["variant"] for r in baselines] == ["tfn", "lmf"]
     assert baselines[0]["Non0_acc_2_paper"] == 80.8 and "Has0_acc_2_paper" not in baselines[0]
-    mfon = build_table({"mfon": [Path(outputs["metrics"])]}, tmp_path / "table.csv", dataset="demo", paper="mosi")
+    mfon = build_table({"mfon": [_table_files(outputs)]}, tmp_path / "table.csv", dataset="demo", paper="mosi")
     header, body, _ = paper_table_rows([tmp_path / "baselines.csv", tmp_path / "table.csv"])
     assert [row[0] for row in body] == ["TFN (tfn)", "TFN (paper)", "LMF (lmf)", "LMF (paper)", "MFON (mfon)",
                                         "MFON (paper)"]

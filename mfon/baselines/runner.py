@@ -1,13 +1,13 @@
 """One baseline run: an MMSA model trained on the dataset's MMSA export through ``MMSA_run`` (one seed), written
-as a run folder with the files of an MFON run (mfon.layout.run_outputs).
+as a run folder with the files of an MFON run (mfon.layout.run_outputs), by output name:
 
-- ``predictions.tsv``: key, video_id, clip_id, split, truth, prediction of every valid and test clip, as MMSA's
+- ``predictions``: key, video_id, clip_id, split, truth, prediction of every valid and test clip, as MMSA's
   final evaluations computed them (float32, written so that they read back exactly);
-- ``metrics.json``: the valid and test metrics computed by :mod:`mfon.metrics` from those predictions, checked
+- ``metrics``: the valid and test metrics computed by :mod:`mfon.metrics` from those predictions, checked
   equal to the test metrics MMSA_run reports (kept under ``mmsa_test``), the best and last epoch, the clips used
   and quarantined per split, MMSA's resolved settings, device and versions;
-- ``history.tsv``: per epoch, MMSA's validation results and the seconds it took;
-- ``checkpoint.pt``: the best epoch's weights (MMSA's state dict) with MMSA's resolved settings, loadable with
+- ``history``: per epoch, MMSA's validation results and the seconds it took;
+- ``checkpoint``: the best epoch's weights (MMSA's state dict) with MMSA's resolved settings, loadable with
   ``torch.load(..., weights_only=True)`` and MMSA's ``AMIO(settings)``.
 
 MMSA_run's own outputs (weights named per model and dataset, a results CSV appended per dataset, a log) go to a
@@ -79,7 +79,7 @@ def mmsa_settings(export_made: dict, run: dict, device) -> dict:
 def train_baseline(pickle_path: Path, export_json: Path, clip_status: Path, outputs: dict[str, str], *, run: dict,
                    seed: int, metric_family: str, runtime: dict, threads: int = 1) -> dict:
     """Train ``run["model"]`` once (``seed``) on the export ``pickle_path`` and write ``outputs``
-    (mfon.layout.run_outputs of the run folder). Returns the metrics.json record."""
+    (mfon.layout.run_outputs of the run folder). Returns the metrics record."""
     made = json.loads(Path(export_json).read_text(encoding="utf-8"))
     model, dataset = run["model"], run["mmsa_dataset"]
     what = f"baseline {model} (MMSA {dataset} settings), seed {seed}, on {pickle_path}"
