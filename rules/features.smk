@@ -139,6 +139,7 @@ rule export_mmsa:
         made=layout.mmsa_export("{dataset}", ext="json"),
     params:
         family=lambda w: settings(w)["experiment"]["metrics"],
+        text_model=lambda w: settings(w)["text"]["model"],  # its frozen states are the pickle's `text`
     conda:
         "../envs/mfon.yaml"
     log:

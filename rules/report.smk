@@ -86,6 +86,7 @@ rule prediction_figure:
 rule table_chart:
     input:
         table=layout.table("{dataset}", "{table}"),
+        baselines=baseline_table,
         code=code("figure_table_chart.py"),
     output:
         figure=report(layout.plot("{dataset}", "{table}_chart"), caption="../report/table_chart.rst",
@@ -222,6 +223,7 @@ rule merged_predictions:
 rule paper_table:
     input:
         table=layout.table("{dataset}", "{table}"),
+        baselines=baseline_table,
         code=code("paper_table.py"),
     output:
         markdown=layout.table("{dataset}", "{table}", ext="md"),
