@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import layout
+from .config import load_schema, schema_defaults
 from .errors import MfonError
 
 
@@ -127,9 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_inspect)
     p = sub.add_parser("demo", help="write the demo corpus (label.csv + Raw/) under ROOT")
     p.add_argument("root", type=Path)
-    p.add_argument("--n-speakers", type=int, default=12)
-    p.add_argument("--clips-per-speaker", type=int, default=12)
-    p.add_argument("--seed", type=int, default=0)
+    demo = schema_defaults("dataset", "demo")  # the generator's defaults, as in a dataset file's demo section
+    p.add_argument("--n-speakers", type=int, default=demo["n_speakers"])
+    p.add_argument("--clips-per-speaker", type=int, default=demo["clips_per_speaker"])
+    p.add_argument("--seed", type=int, default=demo["seed"])
     p.set_defaults(func=_demo)
     p = sub.add_parser("predict", help="sentiment of clips by a trained MFON run or the seeds of a variant "
                                        "(their own feature settings)")
@@ -152,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset_dir", type=Path, help="the dataset's results folder (results/<dataset>: manifest.tsv, "
                                                   "qc/clip_status.tsv, features/*_features.h5)")
     p.add_argument("out", type=Path, help="the pickle to write, e.g. results/<dataset>/mmsa/unaligned.pkl")
-    p.add_argument("--family", choices=("mosi", "sims"), default="mosi",
+    metrics = load_schema()["definitions"]["experiment"]["properties"]["metrics"]
+    p.add_argument("--family", choices=metrics["enum"], default=metrics["default"],
                    help="label family: mosi ([-3, 3]) or sims ([-1, 1]); sets classification_labels")
     p.add_argument("--max-visual-frames", type=int, default=None, help="truncate vision to this many frames")
     p.add_argument("--max-acoustic-frames", type=int, default=None, help="truncate audio to this many frames")

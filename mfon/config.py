@@ -17,7 +17,9 @@ settings always give the same values, hashes and rule params.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -191,6 +193,30 @@ def _validate(instance: Any, schema: dict, where: str, fill_defaults: bool) -> N
 def _fragment(schema: dict, definition: str) -> dict:
     """A definition of the schema as a standalone schema (keeps `definitions` for $ref)."""
     return {**schema["definitions"][definition], "definitions": schema["definitions"]}
+
+
+@functools.lru_cache(maxsize=None)
+def _section_defaults(section: str, nested: tuple[str, ...]) -> dict:
+    schema = load_schema()
+    fragment = _fragment(schema, section)
+    for key in nested:
+        fragment = {**_resolve(fragment["properties"][key], schema["definitions"]),
+                    "definitions": schema["definitions"]}
+    filled: dict = {}
+    _validate(filled, fragment, f"the schema's {'.'.join((section, *nested))}", fill_defaults=True)
+    return conform(filled, fragment, schema["definitions"])
+
+
+def schema_defaults(section: str, *nested: str) -> dict:
+    """What the schema gives every key of the config section ``section`` (``nested``: of its sub-section, e.g.
+    ``"dataset", "demo"``) when a config sets none (a copy)."""
+    return copy.deepcopy(_section_defaults(section, nested))
+
+
+def schema_default(section: str, key: str):
+    """A dataclass field defaulting to the schema's default of ``section.key``, so that a class built from
+    resolved config restates no default."""
+    return dataclasses.field(default_factory=lambda: schema_defaults(section)[key])
 
 
 def validate_config(config: dict, schema: dict | None = None) -> dict:

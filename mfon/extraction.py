@@ -14,14 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import config_hash
 from .errors import ClipError, MfonError
 from .features import replace_nonfinite
 from .features.registry import create_extractor as build_extractor  # the extractor a config section describes
-from .h5store import SCHEMA_VERSION, FeatureFile, write_feature_file
+from .h5store import FeatureFile, write_feature_file
 from .logutil import Progress
 from .manifest import read_manifest
-from .provenance import file_sha256, package_versions, utc_now
+from .provenance import utc_now
 from .tsv import read_tsv, write_tsv
 
 log = logging.getLogger(__name__)
@@ -75,12 +74,9 @@ def extract_shard(manifest_path: Path, out_path: Path, report_path: Path, *, mod
     report = []
     progress = Progress(len(rows), f"{modality} features")
     with write_feature_file(out_path, compression_level) as writer:
-        writer.set_root_attrs({
-            "schema_version": SCHEMA_VERSION, "modality": modality, "dataset": dataset, "created_utc": utc_now(),
-            "config_hash": config_hash({"modality": modality, **settings}), "settings_json": settings,
-            "versions_json": package_versions(), "manifest_sha256": file_sha256(manifest_path),
-            **extractor.describe(), "dim_names": list(extractor.dim_names), "frame_rate": float(extractor.frame_rate),
-        })
+        writer.write_header(modality=modality, dataset=dataset, settings=settings, manifest=manifest_path,
+                            description={**extractor.describe(), "dim_names": list(extractor.dim_names),
+                                         "frame_rate": float(extractor.frame_rate)})
         for row in rows:
             key, start = row["key"], time.monotonic()
             entry = {"key": key, "status": "ok", "n_frames": 0, "valid_fraction": 0.0, "nonfinite_replaced": 0,

@@ -37,7 +37,9 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_path
+from .config import config_hash
 from .errors import MfonError
+from .provenance import file_sha256, package_versions, utc_now
 
 SCHEMA_VERSION = 1
 ROOT_ATTRIBUTES = ("schema_version", "modality", "dataset", "created_utc", "config_hash", "settings_json",
@@ -133,6 +135,18 @@ class FeatureFileWriter:
         # Checksums on every dataset (compressed or not): a flipped byte is an error on read, not a wrong value.
         self._checksum = {"fletcher32": True}
         self.n_clips = 0
+
+    def write_header(self, *, modality: str, dataset: str, settings: dict, manifest: str | Path,
+                     description: dict[str, Any]) -> None:
+        """The provenance root attributes (ROOT_ATTRIBUTES but n_clips): the file's ``modality`` and ``dataset``,
+        the ``settings`` that made it and their hash, the SHA-256 of the ``manifest`` file it was made from and
+        the installed package versions; then ``description``, what the extractor says about its output
+        (names, rates, model, source)."""
+        self.set_root_attrs({
+            "schema_version": SCHEMA_VERSION, "modality": modality, "dataset": dataset, "created_utc": utc_now(),
+            "config_hash": config_hash({"modality": modality, **settings}), "settings_json": settings,
+            "versions_json": package_versions(), "manifest_sha256": file_sha256(manifest), **description,
+        })
 
     def set_root_attrs(self, attrs: dict[str, Any]) -> None:
         for key, value in attrs.items():

@@ -17,6 +17,8 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
+from .config import schema_default
+
 NCE_DIRECTIONS = ("m->t", "t->m", "both")
 
 
@@ -69,13 +71,14 @@ def info_nce(z: torch.Tensor, anchor: torch.Tensor, temperature: float = 1.0,
 
 @dataclass
 class LossConfig:
-    """Weights and settings of the MFON objective. Defaults: the authors' MOSI weights (0.5, 0.5)."""
+    """Weights and settings of the MFON objective. Defaults: the schema's loss section (the authors' MOSI
+    weights)."""
 
-    alpha: float = 0.5
-    beta: float = 0.5
-    kl_temperature: float = 1.0
-    nce_temperature: float = 1.0
-    nce_direction: str = "m->t"
+    alpha: float = schema_default("loss", "alpha")
+    beta: float = schema_default("loss", "beta")
+    kl_temperature: float = schema_default("loss", "kl_temperature")
+    nce_temperature: float = schema_default("loss", "nce_temperature")
+    nce_direction: str = schema_default("loss", "nce_direction")
 
     def __post_init__(self) -> None:
         for name in ("alpha", "beta"):

@@ -34,8 +34,10 @@ def train_teacher(sources: FeatureSources, modality: str, *, model: dict, traini
     if target != "label" and modality not in splits["train"].unimodal_labels:
         raise MfonError(f"teacher_training.label 'unimodal' needs column label_{modality[0].upper()} filled in "
                         f"{sources.manifest}")
-    config = ModelConfig.from_dict({**model, f"d_{modality}": feature_dims(sources, (modality,))[modality],
-                                    "modalities": [modality], "guide": modality})
+    # The resolved settings the teacher reads, as stored in its checkpoint (nothing of the other modality).
+    resolved = {**model, f"d_{modality}": feature_dims(sources, (modality,))[modality], "modalities": [modality],
+                "guide": modality}
+    config = ModelConfig.from_dict(resolved)
     paper = config.fidelity == "paper"
     loaders = SplitBatches(splits, max_len, training["batch_size"], target=target, pad_to_max=paper)
     teacher = TeacherEncoder(config, modality).to(device)
@@ -48,7 +50,7 @@ def train_teacher(sources: FeatureSources, modality: str, *, model: dict, traini
     def loss_terms(batch):
         return {"total": torch.nn.functional.mse_loss(forward(batch), batch["label"])}
 
-    run_config = {"model": config.to_dict(), "training": training, "modality": modality, "seed": seed}
+    run_config = {"model": resolved, "training": training, "modality": modality, "seed": seed}
     resume = ResumeState(layout.resume_state(outputs), run_fingerprint(kind="teacher", config=run_config,
                                                                 provenance=sources.provenance((modality,))))
     history, best_epoch = fit(teacher, loss_terms=loss_terms, forward=forward, optimizer=optimizer,

@@ -26,6 +26,7 @@ import torch
 
 from . import layout
 from .atomic import atomic_path
+from .config import schema_default
 from .data import FeatureSources, SplitData, Standardizer, collate, fit_standardizer, load_split
 from .errors import MfonError
 from .logutil import progress_logger
@@ -131,13 +132,14 @@ def run_info(device: torch.device, bf16: bool, threads: int) -> dict:
 
 @dataclass(frozen=True)
 class Recipe:
-    """Optional training-recipe knobs (all off in the authors' recipe, hence refused in paper fidelity)."""
+    """Optional training-recipe knobs (all off in the authors' recipe, hence refused in paper fidelity); the
+    schema's training section describes them and gives their defaults."""
 
-    grad_clip_norm: float | None = None
-    lr_schedule: str = "none"          # none | warmup_linear | plateau
-    warmup_fraction: float = 0.1       # warmup_linear: share of the optimiser steps spent warming up
-    plateau_factor: float = 0.5        # plateau: LR multiplier after plateau_patience epochs without progress
-    plateau_patience: int = 2
+    grad_clip_norm: float | None = schema_default("training", "grad_clip_norm")
+    lr_schedule: str = schema_default("training", "lr_schedule")
+    warmup_fraction: float = schema_default("training", "warmup_fraction")
+    plateau_factor: float = schema_default("training", "plateau_factor")
+    plateau_patience: int = schema_default("training", "plateau_patience")
 
     @classmethod
     def from_training(cls, training: dict, fidelity: str) -> "Recipe":

@@ -54,7 +54,6 @@ localrules:
     clip_status,
     modality_clip_status,
     table,
-    ablation_table,
     search_summary,
     # figures and analysis tables (rules/report.smk): read small files, draw or write one
     run_curves,
@@ -99,21 +98,17 @@ def final_targets(dataset):
 
 # ----------------------------------------------------------------------------------------- feature stage
 
-def extraction_code(modality=None):
-    """What an extraction job runs: of the registry's extractor modules, only the dataset's selected extractor
-    of ``modality`` (None: a merge, which runs none), so that editing another extractor reruns nothing here."""
-    def files(w):
-        used = [] if modality is None else [extractor_module(modality, settings(w)[modality])]
-        skip = [m for m in extractor_modules() if m not in used]
-        return code("merge_features.py" if modality is None else "extract_features.py", skip=skip, also=used)
-
-    return files
+def extraction_code(w):
+    """What a shard job of ``w.modality`` runs: of the registry's extractor modules, only the dataset's selected
+    one, so that editing another extractor reruns nothing here (a merge runs none of them)."""
+    used = extractor_module(w.modality, settings(w)[w.modality])
+    return code("extract_features.py", skip=[m for m in extractor_modules() if m != used], also=[used])
 
 
-def extraction_params(modality):
-    """Exactly the settings that shape ``modality``'s features (a device or a CSV folder another backend
+def extraction_params(w):
+    """Exactly the settings that shape ``w.modality``'s features (a device or a CSV folder another backend
     reads are left out), canonical."""
-    return lambda w: extraction_settings(settings(w), modality)
+    return extraction_settings(settings(w), w.modality)
 
 
 def shard_files(ext):
@@ -190,16 +185,21 @@ def training_resources(kind):
             "bf16": lambda w: int(settings(w)["runtime"]["bf16"])}
 
 
-def table_inputs(which):
-    """Every file of every run a table summarises that the table checks (layout.table_inputs), and the
+# A metric table's kind: the experiment list of the variants that are its rows.
+TABLE_VARIANTS = {"table": "variants", "ablation": "ablation_variants"}
+
+
+def table_variants(w):
+    return settings(w)["experiment"][TABLE_VARIANTS[w.table]]
+
+
+def table_inputs(w):
+    """Every file of every run the table summarises that the table checks (layout.table_inputs), and the
     checkpoints of the teachers those runs distilled from: declared, so that a missing one is retrained
     when the table is rebuilt (README "After a killed run")."""
-    def inputs(w):
-        experiment = settings(w)["experiment"]
-        runs = {v: [run_path(w.dataset, v, s) for s in experiment["seeds"]] for v in experiment[which]}
-        return {**layout.table_inputs(runs), "teachers": teacher_checkpoints(w.dataset, experiment[which])}
-
-    return inputs
+    variants = table_variants(w)
+    runs = {v: [run_path(w.dataset, v, s) for s in settings(w)["experiment"]["seeds"]] for v in variants}
+    return {**layout.table_inputs(runs), "teachers": teacher_checkpoints(w.dataset, variants)}
 
 
 def teacher_checkpoints(dataset, variants):

@@ -4,57 +4,31 @@
 # made (docs/feature_files.md).
 
 
-rule acoustic_features_shard:
+rule features_shard:
     input:
         manifest=layout.manifest("{dataset}"),
-        code=extraction_code("acoustic"),
+        code=extraction_code,
     output:
-        features=temp(layout.feature_shard("{dataset}", "acoustic", "{shard}", "{n_shards}")),
-        report=temp(layout.feature_shard("{dataset}", "acoustic", "{shard}", "{n_shards}", "tsv")),
+        features=temp(layout.feature_shard("{dataset}", "{modality}", "{shard}", "{n_shards}")),
+        report=temp(layout.feature_shard("{dataset}", "{modality}", "{shard}", "{n_shards}", "tsv")),
     params:
-        modality="acoustic",
-        settings=extraction_params("acoustic"),
+        settings=extraction_params,
         compression_level=lambda w: settings(w)["extraction"]["compression_level"],
     wildcard_constraints:
         dataset=one_of(RAW_DATASETS),
     conda:
         "../envs/mfon.yaml"
     log:
-        layout.log("{dataset}", "acoustic_features_{shard}of{n_shards}"),
+        layout.log("{dataset}", "{modality}_features_{shard}of{n_shards}"),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=240,
-    script:
-        "../workflow_scripts/extract_features.py"
-
-
-rule visual_features_shard:
-    input:
-        manifest=layout.manifest("{dataset}"),
-        code=extraction_code("visual"),
-    output:
-        features=temp(layout.feature_shard("{dataset}", "visual", "{shard}", "{n_shards}")),
-        report=temp(layout.feature_shard("{dataset}", "visual", "{shard}", "{n_shards}", "tsv")),
-    params:
-        modality="visual",
-        settings=extraction_params("visual"),
-        compression_level=lambda w: settings(w)["extraction"]["compression_level"],
-    wildcard_constraints:
-        dataset=one_of(RAW_DATASETS),
-    conda:
-        "../envs/mfon.yaml"
-    log:
-        layout.log("{dataset}", "visual_features_{shard}of{n_shards}"),
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=480,
-        # Only the pyfeat backend uses a device (MediaPipe runs on the CPU); on CUDA it asks for a GPU.
-        device=lambda w: settings(w)["visual"]["device"],
+        mem_mb=lambda w: {"acoustic": 2000, "visual": 3000}[w.modality],
+        runtime=lambda w: {"acoustic": 240, "visual": 480}[w.modality],
+        # Only the pyfeat backend uses a device (openSMILE, MediaPipe: the CPU); on CUDA it asks for a GPU.
+        device=lambda w: settings(w)[w.modality].get("device", "cpu"),
         gpu=lambda w: int(
-            settings(w)["visual"]["backend"] == "pyfeat"
-            and settings(w)["visual"]["device"].startswith("cuda")
+            settings(w)[w.modality].get("backend") == "pyfeat"
+            and settings(w)[w.modality]["device"].startswith("cuda")
         ),
     script:
         "../workflow_scripts/extract_features.py"
@@ -65,7 +39,7 @@ rule merge_features:
         manifest=layout.manifest("{dataset}"),
         shards=shard_files("h5"),
         reports=shard_files("tsv"),
-        code=extraction_code(),
+        code=code("merge_features.py", skip=extractor_modules()),  # runs no extractor
     output:
         features=layout.features("{dataset}", "{modality}"),
         report=layout.modality_report("{dataset}", "{modality}"),
@@ -138,7 +112,7 @@ rule clip_status:
 rule modality_clip_status:
     input:
         unpack(modality_status_inputs),
-        code=code("clip_status.py"),
+        code=code("modality_clip_status.py"),
     output:
         status=layout.clip_status("{dataset}", "{single_modality}"),
     wildcard_constraints:
@@ -152,4 +126,27 @@ rule modality_clip_status:
         mem_mb=1000,
         runtime=10,
     script:
-        "../workflow_scripts/clip_status.py"
+        "../workflow_scripts/modality_clip_status.py"
+
+
+# The dataset's feature files in MMSA's pickle layout, for MMSA's own models (docs/mmsa_export.md).
+rule export_mmsa:
+    input:
+        unpack(lambda w: training_inputs(w.dataset, layout.MODALITIES)),
+        code=code("export_mmsa.py"),
+    output:
+        pickle=layout.mmsa_export("{dataset}"),
+        made=layout.mmsa_export("{dataset}", ext="json"),
+    params:
+        family=lambda w: settings(w)["experiment"]["metrics"],
+        text_model=lambda w: settings(w)["text"]["model"],  # its frozen states are the pickle's `text`
+    conda:
+        "../envs/mfon.yaml"
+    log:
+        layout.log("{dataset}", "export_mmsa"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../workflow_scripts/export_mmsa.py"

@@ -160,7 +160,7 @@ rule representations:
     input:
         unpack(run_inputs),
         checkpoint=layout.run_outputs(RUN)["checkpoint"],
-        code=code("rerun_checkpoint.py"),
+        code=code("representations.py"),
     output:
         vectors=layout.run_analysis_file(RUN, "representations"),
     wildcard_constraints:
@@ -174,14 +174,28 @@ rule representations:
         mem_mb=4000,
         runtime=30,
     script:
-        "../workflow_scripts/rerun_checkpoint.py"
+        "../workflow_scripts/representations.py"
 
 
-use rule representations as train_predictions with:
+rule train_predictions:
+    input:
+        unpack(run_inputs),
+        checkpoint=layout.run_outputs(RUN)["checkpoint"],
+        code=code("train_predictions.py"),
     output:
         predictions=layout.run_analysis_file(RUN, "train_predictions"),
+    wildcard_constraints:
+        run_folder=layout.RUN_FOLDER_REGEX,
+    conda:
+        "../envs/mfon.yaml"
     log:
         layout.log("{dataset}", "report", "{run_folder}_seed{seed}_train_predictions"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../workflow_scripts/train_predictions.py"
 
 
 rule merged_predictions:
@@ -229,25 +243,3 @@ rule paper_table:
         runtime=10,
     script:
         "../workflow_scripts/paper_table.py"
-
-
-rule export_mmsa:
-    input:
-        unpack(lambda w: training_inputs(w.dataset, layout.MODALITIES)),
-        code=code("export_mmsa.py"),
-    output:
-        pickle=layout.mmsa_export("{dataset}"),
-        made=layout.mmsa_export("{dataset}", ext="json"),
-    params:
-        family=lambda w: settings(w)["experiment"]["metrics"],
-        text_model=lambda w: settings(w)["text"]["model"],  # its frozen states are the pickle's `text`
-    conda:
-        "../envs/mfon.yaml"
-    log:
-        layout.log("{dataset}", "export_mmsa"),
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    script:
-        "../workflow_scripts/export_mmsa.py"

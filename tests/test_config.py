@@ -189,3 +189,51 @@ def test_a_partial_nested_map_on_the_command_line_is_merged_then_checked(tmp_pat
     console = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert console.count("training.lr") == 1 and "training.lr.text: -0.1 is less than the minimum of 0" in console
+
+
+# ------------------------------------------------------------------------------------------ defaults in one place
+def _classes_built_from_config():
+    """(class, schema section) of every dataclass that resolved config is turned into."""
+    from mfon.features.registry import extractor_class, extractor_names
+    from mfon.features.text import TextConfig
+    from mfon.losses import LossConfig
+    from mfon.models.config import ModelConfig
+    from mfon.training import Recipe
+
+    extractors = [(extractor_class(name).config_type, modality)
+                  for modality in ("acoustic", "visual") for name in extractor_names(modality)]
+    return [(ModelConfig, "model"), (LossConfig, "loss"), (Recipe, "training"), (TextConfig, "text"),
+            *dict.fromkeys(extractors)]
+
+
+@pytest.mark.parametrize("cls,section", _classes_built_from_config(), ids=lambda x: getattr(x, "__name__", x))
+def test_dataclass_defaults_are_the_schemas(cls, section):
+    """A field named like a key of its schema section defaults to the schema's value (the one home of it)."""
+    import dataclasses
+
+    from mfon.config import schema_defaults
+
+    defaults, made = schema_defaults(section), cls()
+    shared = [f.name for f in dataclasses.fields(cls) if f.name in defaults]
+    assert shared, cls
+    for name in shared:  # a per-modality map may add a modality another section sets (model.max_len: text)
+        value = getattr(made, name)
+        assert (defaults[name].items() <= value.items() if isinstance(value, dict) else value == defaults[name]), name
+
+
+def test_model_defaults_take_text_settings_from_the_text_section():
+    from mfon.config import schema_defaults
+    from mfon.models.config import ModelConfig
+
+    text = schema_defaults("text")
+    assert ModelConfig().text_model == text["model"] and ModelConfig().max_len["text"] == text["max_length"]
+
+
+def test_schema_variant_enum_is_the_variants_that_read_visual():
+    """analysis.tsne_variants lists exactly the variants of mfon/variants.py with a visual representation."""
+    from mfon.config import load_schema
+    from mfon.layout import MODALITIES
+    from mfon.variants import VARIANTS
+
+    enum = load_schema()["definitions"]["analysis"]["properties"]["tsne_variants"]["items"]["enum"]
+    assert enum == [v for v, o in VARIANTS.items() if "visual" in o["model"].get("modalities", MODALITIES)]

@@ -86,7 +86,7 @@ def facet_root(tmp_path, shared_data) -> Path:
 
 # --- the real OpenFace export ------------------------------------------------------------------------------------
 def test_openface_real_au_intensity(tmp_path, openface_root, shared_data):
-    ex = OpenFaceCSVExtractor(csv_root=openface_root)
+    ex = OpenFaceCSVExtractor(fps=None, csv_root=openface_root)
     assert ex.modality == "visual" and ex.frame_rate == 0.0
     assert ex.dim_names == OPENFACE_AU_INTENSITY and len(ex.dim_names) == 17
     seq = ex.extract(media(tmp_path))
@@ -115,26 +115,27 @@ def test_openface_real_presets(tmp_path, openface_root, shared_data):
     names, rows = read_openface_reference(shared_data / OPENFACE_FILE)
     counts = {"au_presence": 18, "au_all": 35, "pose": 6, "pose_rotation": 3, "gaze": 6}
     for preset, n in counts.items():
-        ex = OpenFaceCSVExtractor(csv_root=openface_root, columns=preset)
+        ex = OpenFaceCSVExtractor(fps=None, csv_root=openface_root, columns=preset)
         seq = ex.extract(media(tmp_path))
         assert seq.values.shape == (100, n), preset
         assert all(name in names for name in ex.dim_names)
         col = names.index(ex.dim_names[-1])
         np.testing.assert_allclose(seq.values[:, -1], [float(r[col]) for r in rows], rtol=1e-6)
-    assert OpenFaceCSVExtractor(csv_root=openface_root, columns="au_presence").dim_names == OPENFACE_AU_PRESENCE
+    presence = OpenFaceCSVExtractor(fps=None, csv_root=openface_root, columns="au_presence")
+    assert presence.dim_names == OPENFACE_AU_PRESENCE
     # all_numeric: every column of the first export except frame/timestamp/confidence/success.
-    ex = OpenFaceCSVExtractor(csv_root=openface_root, columns="all_numeric")
+    ex = OpenFaceCSVExtractor(fps=None, csv_root=openface_root, columns="all_numeric")
     assert len(ex.dim_names) == 431 - 4 and ex.dim_names[0] == "gaze_0_x" and ex.dim_names[-1] == "AU45_c"
     assert ex.extract(media(tmp_path)).values.shape == (100, 427)
     # This export predates OpenFace's gaze_angle_x/y columns: asking for them quarantines the clip by name.
     with pytest.raises(ClipError, match="gaze_angle_x"):
-        OpenFaceCSVExtractor(csv_root=openface_root, columns="gaze_angle").extract(media(tmp_path))
+        OpenFaceCSVExtractor(fps=None, csv_root=openface_root, columns="gaze_angle").extract(media(tmp_path))
 
 
 def test_openface_min_confidence_and_success(tmp_path, openface_root, shared_data):
     names, rows = read_openface_reference(shared_data / OPENFACE_FILE)
     confidence = np.array([float(r[names.index("confidence")]) for r in rows])
-    seq = OpenFaceCSVExtractor(csv_root=openface_root, min_confidence=0.9).extract(media(tmp_path))
+    seq = OpenFaceCSVExtractor(fps=None, csv_root=openface_root, min_confidence=0.9).extract(media(tmp_path))
     np.testing.assert_array_equal(seq.valid, confidence >= 0.9)
     assert 0 < seq.valid.sum() < 100
     assert not seq.values[~seq.valid].any()  # invalid frames are zero-filled
@@ -149,7 +150,7 @@ def test_openface_min_confidence_and_success(tmp_path, openface_root, shared_dat
         lines[i] = ",".join(cells)
     (edited / VIDEO).mkdir(parents=True)
     (edited / VIDEO / f"{CLIP}.csv").write_text("\n".join(lines) + "\n")
-    seq = OpenFaceCSVExtractor(csv_root=edited).extract(media(tmp_path))
+    seq = OpenFaceCSVExtractor(fps=None, csv_root=edited).extract(media(tmp_path))
     assert seq.valid.sum() == 90 and not seq.valid[10:20].any()
     assert not seq.values[10:20].any() and seq.values[9].any()
 
@@ -170,7 +171,7 @@ def test_openface_resampled_to_fps(tmp_path, openface_root, shared_data):
 # --- the real iMotions / FACET export ---------------------------------------------------------------------------
 def test_facet_real_export(tmp_path, facet_root, shared_data):
     names, rows = read_facet_reference(shared_data / FACET_FILE)
-    ex = FacetExportExtractor(csv_root=facet_root)
+    ex = FacetExportExtractor(fps=None, csv_root=facet_root)
     assert ex.dim_names == FACET_EVIDENCE and len(ex.dim_names) == 12
     seq = ex.extract(media(tmp_path))
     assert len(rows) == 519 and seq.values.shape == (519, 12)
@@ -193,15 +194,15 @@ def test_facet_real_export(tmp_path, facet_root, shared_data):
 
 def test_facet_real_au_and_pose(tmp_path, facet_root, shared_data):
     names, rows = read_facet_reference(shared_data / FACET_FILE)
-    au = FacetExportExtractor(csv_root=facet_root, columns="au_evidence").extract(media(tmp_path))
+    au = FacetExportExtractor(fps=None, csv_root=facet_root, columns="au_evidence").extract(media(tmp_path))
     assert au.values.shape == (519, 20) and au.valid.sum() == 304
-    ex = FacetExportExtractor(csv_root=facet_root, columns="pose")
+    ex = FacetExportExtractor(fps=None, csv_root=facet_root, columns="pose")
     assert ex.dim_names == FACET_POSE == ["Yaw Degrees", "Pitch Degrees", "Roll Degrees"]
     pose = ex.extract(media(tmp_path))
     first_face = next(i for i, r in enumerate(rows) if r[names.index("NoOfFaces")] == "1")
     np.testing.assert_allclose(pose.values[first_face], [float(rows[first_face][names.index(c)]) for c in FACET_POSE],
                                rtol=1e-6)
-    both = FacetExportExtractor(csv_root=facet_root, columns="evidence_au_pose")
+    both = FacetExportExtractor(fps=None, csv_root=facet_root, columns="evidence_au_pose")
     assert both.dim_names == FACET_EVIDENCE + FACET_AU_EVIDENCE + FACET_POSE and len(both.dim_names) == 35
 
 
@@ -218,9 +219,9 @@ def test_facet_blank_cell_and_decimal_commas(tmp_path, shared_data):
     root = tmp_path / "blank"
     (root / VIDEO).mkdir(parents=True)
     (root / VIDEO / f"{CLIP}.txt").write_text("\r\n".join(lines), encoding="utf-8", newline="")
-    seq = FacetExportExtractor(csv_root=root).extract(media(tmp_path))
+    seq = FacetExportExtractor(fps=None, csv_root=root).extract(media(tmp_path))
     assert not seq.valid[0] and not seq.values[0].any() and seq.valid[1]
-    pose = FacetExportExtractor(csv_root=root, columns="pose").extract(media(tmp_path))
+    pose = FacetExportExtractor(fps=None, csv_root=root, columns="pose").extract(media(tmp_path))
     assert pose.valid[0]  # the blank cell is not among the selected columns
 
     comma = tmp_path / "comma"
@@ -228,8 +229,8 @@ def test_facet_blank_cell_and_decimal_commas(tmp_path, shared_data):
     european = "\r\n".join(
         ln if ln.startswith("#") or i <= header_at else ln.replace(".", ",") for i, ln in enumerate(raw.split("\r\n")))
     (comma / VIDEO / f"{CLIP}.txt").write_bytes(b"\xef\xbb\xbf" + european.encode("utf-8"))
-    reference = FacetExportExtractor(csv_root=tmp_path / "blank").extract(media(tmp_path))
-    converted = FacetExportExtractor(csv_root=comma).extract(media(tmp_path))
+    reference = FacetExportExtractor(fps=None, csv_root=tmp_path / "blank").extract(media(tmp_path))
+    converted = FacetExportExtractor(fps=None, csv_root=comma).extract(media(tmp_path))
     np.testing.assert_array_equal(converted.values[1:], reference.values[1:])
     assert converted.valid.sum() == 304
 
@@ -252,7 +253,7 @@ def test_facet_resampled_to_fps(tmp_path, facet_root, shared_data):
 def test_missing_export_names_the_expected_file(tmp_path):
     root = tmp_path / "exports"
     root.mkdir()
-    ex = OpenFaceCSVExtractor(csv_root=root)
+    ex = OpenFaceCSVExtractor(fps=None, csv_root=root)
     with pytest.raises(ClipError) as err:
         ex.extract(media(tmp_path))
     assert str(root.resolve() / VIDEO / f"{CLIP}.csv") in str(err.value)
@@ -261,7 +262,7 @@ def test_missing_export_names_the_expected_file(tmp_path):
 def test_flat_layout_and_extension(tmp_path):
     root = tmp_path / "exports"
     write_openface(root / f"{VIDEO}_{CLIP}.tsv.csv", [{}, {}], ["AU12_r"])
-    ex = OpenFaceCSVExtractor(csv_root=root, columns=["AU12_r"], csv_extension=".tsv.csv")
+    ex = OpenFaceCSVExtractor(csv_root=root, columns=["AU12_r"], csv_extension=".tsv.csv", fps=None)
     seq = ex.extract(media(tmp_path))
     assert seq.values.shape == (2, 1) and seq.info["source_file"].endswith(f"{VIDEO}_{CLIP}.tsv.csv")
     # The nested layout wins when both exist.
@@ -273,25 +274,25 @@ def test_missing_requested_column_is_named(tmp_path):
     root = tmp_path / "exports"
     write_openface(root / VIDEO / f"{CLIP}.csv", [{}, {}], ["AU01_r", "AU12_r"])
     with pytest.raises(ClipError, match="AU02_r"):
-        OpenFaceCSVExtractor(csv_root=root).extract(media(tmp_path))  # au_intensity needs all 17 AUs
+        OpenFaceCSVExtractor(fps=None, csv_root=root).extract(media(tmp_path))  # au_intensity needs all 17 AUs
     with pytest.raises(ClipError, match="AU12_c"):
-        OpenFaceCSVExtractor(csv_root=root, columns=["AU12_r", "AU12_c"]).extract(media(tmp_path))
+        OpenFaceCSVExtractor(fps=None, csv_root=root, columns=["AU12_r", "AU12_c"]).extract(media(tmp_path))
 
 
 def test_empty_tables_are_quarantined(tmp_path):
     root = tmp_path / "exports"
     target = write_openface(root / VIDEO / f"{CLIP}.csv", [], ["AU12_r"])
     with pytest.raises(ClipError, match="no data rows") as err:
-        OpenFaceCSVExtractor(csv_root=root, columns=["AU12_r"]).extract(media(tmp_path))
+        OpenFaceCSVExtractor(fps=None, csv_root=root, columns=["AU12_r"]).extract(media(tmp_path))
     assert str(target) in str(err.value)
     facet = tmp_path / "facet"
     (facet / VIDEO).mkdir(parents=True)
     (facet / VIDEO / f"{CLIP}.txt").write_text("#Study : x\r\n#Version : 6\r\n\r\n", encoding="utf-8")
     with pytest.raises(ClipError, match="empty"):
-        FacetExportExtractor(csv_root=facet).extract(media(tmp_path))
+        FacetExportExtractor(fps=None, csv_root=facet).extract(media(tmp_path))
     (facet / VIDEO / f"{CLIP}.txt").write_text("")
     with pytest.raises(ClipError, match=f"{CLIP}.txt"):
-        FacetExportExtractor(csv_root=facet).extract(media(tmp_path))
+        FacetExportExtractor(fps=None, csv_root=facet).extract(media(tmp_path))
 
 
 def test_custom_columns_and_non_numeric_cells(tmp_path):
@@ -299,14 +300,14 @@ def test_custom_columns_and_non_numeric_cells(tmp_path):
     rows = [{"AU12_r": 1.5, "pose_Rx": 0.1}, {"AU12_r": "n/a", "pose_Rx": 0.2},
             {"AU12_r": 2.0, "pose_Rx": 0.3, "success": 0}]
     write_openface(root / VIDEO / f"{CLIP}.csv", rows, ["AU12_r", "pose_Rx", "AU06_r"])
-    ex = OpenFaceCSVExtractor(csv_root=root, columns=[" pose_Rx", "AU12_r "])
+    ex = OpenFaceCSVExtractor(csv_root=root, columns=[" pose_Rx", "AU12_r "], fps=None)
     assert ex.dim_names == ["pose_Rx", "AU12_r"] and ex.describe()["feature_set"] == "custom"
     seq = ex.extract(media(tmp_path))
     np.testing.assert_array_equal(seq.valid, [True, False, False])  # a non-numeric cell, then success 0
     np.testing.assert_allclose(seq.values, [[0.1, 1.5], [0, 0], [0, 0]], rtol=1e-6)
     assert seq.frame_rate == pytest.approx(30.0)
     # Presets expand inside a list.
-    mixed = OpenFaceCSVExtractor(csv_root=root, columns=["pose_rotation", "AU12_r"])
+    mixed = OpenFaceCSVExtractor(fps=None, csv_root=root, columns=["pose_rotation", "AU12_r"])
     assert mixed.dim_names == ["pose_Rx", "pose_Ry", "pose_Rz", "AU12_r"]
 
 
@@ -316,7 +317,7 @@ def test_unordered_and_duplicated_timestamps(tmp_path):
     rows = [{"timestamp": 0.2, "AU12_r": 3}, {"timestamp": 0.0, "AU12_r": 1},
             {"timestamp": 0.1, "AU12_r": 2, "confidence": 0.5}, {"timestamp": 0.1, "AU12_r": 9, "confidence": 0.9}]
     write_openface(root / VIDEO / f"{CLIP}.csv", rows, ["AU12_r"])
-    seq = OpenFaceCSVExtractor(csv_root=root, columns=["AU12_r"]).extract(media(tmp_path))
+    seq = OpenFaceCSVExtractor(csv_root=root, columns=["AU12_r"], fps=None).extract(media(tmp_path))
     np.testing.assert_array_equal(seq.values[:, 0], [1, 9, 3])
     assert seq.frame_rate == pytest.approx(10.0)
 
@@ -325,17 +326,17 @@ def test_bad_settings_fail_at_construction(tmp_path):
     root = tmp_path / "exports"
     root.mkdir()
     with pytest.raises(ValueError, match="unknown column preset 'au_everything'"):
-        OpenFaceCSVExtractor(csv_root=root, columns="au_everything")
+        OpenFaceCSVExtractor(fps=None, csv_root=root, columns="au_everything")
     with pytest.raises(ValueError, match="more than once"):
-        OpenFaceCSVExtractor(csv_root=root, columns=["au_intensity", "AU12_r"])
+        OpenFaceCSVExtractor(fps=None, csv_root=root, columns=["au_intensity", "AU12_r"])
     with pytest.raises(ValueError, match="min_confidence"):
-        OpenFaceCSVExtractor(csv_root=root, min_confidence=2)
+        OpenFaceCSVExtractor(fps=None, csv_root=root, min_confidence=2)
     with pytest.raises(ValueError, match="fps"):
         FacetExportExtractor(csv_root=root, fps=0)
     with pytest.raises(ConfigError, match="not a directory"):
-        FacetExportExtractor(csv_root=tmp_path / "nowhere")
+        FacetExportExtractor(fps=None, csv_root=tmp_path / "nowhere")
     with pytest.raises(ConfigError, match="no \\*.csv file"):
-        OpenFaceCSVExtractor(csv_root=root, columns="all_numeric")
+        OpenFaceCSVExtractor(fps=None, csv_root=root, columns="all_numeric")
 
 
 def test_factory(tmp_path):

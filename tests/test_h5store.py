@@ -37,6 +37,26 @@ def test_round_trip(tmp_path):
         assert ff.settings == {"x": [1, 2]}
 
 
+def test_the_writer_builds_the_provenance_header(tmp_path):
+    from mfon.config import config_hash
+    from mfon.h5store import ROOT_ATTRIBUTES
+    from mfon.provenance import file_sha256
+
+    manifest = tmp_path / "manifest.tsv"
+    manifest.write_text("key\tvideo_id\nv$_$c\tv\n")
+    settings = {"feature_set": "eGeMAPSv02", "pool_rate": None}
+    with write_feature_file(tmp_path / "a.h5") as writer:
+        writer.write_header(modality="acoustic", dataset="t", settings=settings, manifest=manifest,
+                            description={"extractor": "opensmile", "dim_names": ["f0"], "frame_rate": 100.0})
+        writer.add_clip("v$_$c", {"features": np.zeros((2, 1), np.float32), "valid": np.ones(2, np.uint8)})
+    with FeatureFile(tmp_path / "a.h5") as ff:
+        assert set(ROOT_ATTRIBUTES) <= set(ff.attrs)
+        assert ff.attrs["config_hash"] == config_hash({"modality": "acoustic", **settings})
+        assert ff.attrs["manifest_sha256"] == file_sha256(manifest) and ff.settings == settings
+        assert ff.attrs["schema_version"] == SCHEMA_VERSION and "mfon" in ff.versions
+        assert ff.attrs["extractor"] == "opensmile" and ff.attrs["dim_names"] == ["f0"]
+
+
 def test_no_variable_length_types_anywhere(tmp_path):
     path = write_example(tmp_path / "a.h5")
     found = []

@@ -118,6 +118,8 @@ def test_checkpoint_round_trip_reproduces_predictions(teachers, sources):
     state = load_checkpoint(out / "visual" / "checkpoint.pt")
     assert state["kind"] == "teacher" and state["provenance"]["visual"]["dims"] == 4
     assert set(state["standardizer"]["mean"]) == {"visual"}
+    # The settings it was given and what the data fixed, no dataclass default (such as d_acoustic) added.
+    assert state["config"]["model"] == {**MODEL, "d_visual": 4, "modalities": ["visual"], "guide": "visual"}
 
 
 def test_mismatched_checkpoint_is_refused_with_a_message(teachers, sources, tmp_path):

@@ -152,8 +152,9 @@ def test_acoustic_change_reruns_acoustic_only(run):
     out = snakemake(workflow, workdir, "-n", "--cores", "2", "--configfile", str(workdir / "changed.yaml")).stdout
     jobs = planned_jobs(out)
     rules = {rule for rule, _ in jobs}
-    assert {"acoustic_features_shard", "merge_features", "clip_status"} <= rules, out
-    assert not rules & {"visual_features_shard", "text_features", "ingest", "demo_corpus"}, out
+    assert {"features_shard", "merge_features", "clip_status"} <= rules, out
+    assert not rules & {"text_features", "ingest", "demo_corpus"}, out
+    assert shard_modalities(jobs) == {"acoustic"}, out
     assert {"train_teacher", "train_mfon", "table"} <= rules, "features changed: what was trained on them reruns"
     merged = {output for rule, output in jobs if rule == "merge_features"}
     assert merged == {"results/tiny/features/acoustic_features.h5"}, out
@@ -178,10 +179,16 @@ def planned_after_editing(workflow: Path, workdir: Path, module: str) -> set[tup
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
+def shard_modalities(jobs: set[tuple[str, str]]) -> set[str]:
+    """The modalities of the planned extraction shards (their files: features/shards/<modality>_<k>of<n>.h5)."""
+    return {Path(output).name.split("_")[0] for rule, output in jobs if rule == "features_shard"}
+
+
 def test_editing_visual_module_reruns_visual_only(run):
-    rules = {rule for rule, _ in planned_after_editing(*run, "mfon/features/mediapipe_face.py")}  # default backend
-    assert "visual_features_shard" in rules and "clip_status" in rules, rules
-    assert not rules & {"acoustic_features_shard", "text_features", "ingest"}, rules
+    jobs = planned_after_editing(*run, "mfon/features/mediapipe_face.py")  # the default backend
+    rules = {rule for rule, _ in jobs}
+    assert shard_modalities(jobs) == {"visual"} and "clip_status" in rules, jobs
+    assert not rules & {"text_features", "ingest"}, rules
 
 
 @pytest.mark.parametrize("module", ["mfon/losses.py", "mfon/mfon_training.py"])
@@ -281,7 +288,7 @@ def _slurm_copy(run, tmp_path):
 def test_slurm_profile_requests_gpus_for_training_only(run, tmp_path):
     workflow, workdir, env = _slurm_copy(run, tmp_path)
     log = tmp_path / "submissions.log"
-    targets = {"results/tiny/features/shards/visual_0of2.h5": "visual_features_shard",
+    targets = {"results/tiny/features/shards/visual_0of2.h5": "features_shard",
                "results/tiny/teachers/visual/seed1111/checkpoint.pt": "train_teacher"}
     for target, rule in targets.items():
         subprocess.run([*SNAKEMAKE, "-s", str(workflow / "Snakefile"), "--directory", str(workdir),
@@ -290,7 +297,7 @@ def test_slurm_profile_requests_gpus_for_training_only(run, tmp_path):
                         "--seconds-between-status-checks", "1", "--slurm-status-attempts", "1", target],
                        capture_output=True, text=True, env=env, timeout=300)
     lines = log.read_text().splitlines()
-    feature = [line for line in lines if "visual_features_shard" in line]
+    feature = [line for line in lines if "features_shard" in line]
     training = [line for line in lines if "train_teacher" in line]
     assert feature and training, lines
     assert "--gpus" not in feature[0] and "gpu" not in feature[0].split("--wrap")[0], feature[0]

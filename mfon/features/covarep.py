@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import schema_default
 from . import configure
 from .acoustic import BASE_FRAME_RATE, AcousticExtractor
 
@@ -37,8 +38,8 @@ COVAREP_LIKE_BASE_DIMS = [
 
 @dataclass(frozen=True)
 class CovarepLikeConfig:
-    sample_rate: int = 16000
-    pool_rate: float | None = None
+    sample_rate: int = schema_default("acoustic", "sample_rate")
+    pool_rate: float | None = schema_default("acoustic", "pool_rate")
 
 
 class CovarepLikeExtractor(AcousticExtractor):

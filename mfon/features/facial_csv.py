@@ -33,6 +33,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..config import schema_default
 from ..errors import ClipError, ConfigError
 from . import FeatureSequence, configure
 from .video_frames import face_info
@@ -279,19 +280,19 @@ def resolve_columns(columns, presets: dict[str, list[str]], default: str,
 # --- the extractors ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class OpenFaceCSVConfig:
-    csv_root: str | Path | None = None
-    columns: str | list[str] | None = None  # None: the default preset
-    csv_extension: str | None = None  # None: the backend's extension
+    csv_root: str | Path | None = schema_default("visual", "csv_root")
+    columns: str | list[str] | None = schema_default("visual", "columns")
+    csv_extension: str | None = schema_default("visual", "csv_extension")
     min_confidence: float = 0.0
-    fps: float | None = None
+    fps: float | None = schema_default("visual", "fps")
 
 
 @dataclass(frozen=True)
 class FacetExportConfig:
-    csv_root: str | Path | None = None
-    columns: str | list[str] | None = None
-    csv_extension: str | None = None
-    fps: float | None = None
+    csv_root: str | Path | None = schema_default("visual", "csv_root")
+    columns: str | list[str] | None = schema_default("visual", "columns")
+    csv_extension: str | None = schema_default("visual", "csv_extension")
+    fps: float | None = schema_default("visual", "fps")
 
 
 class _FacialExportExtractor:

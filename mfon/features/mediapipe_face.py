@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import schema_default
 from ..errors import ClipError, ModelUnavailableError
 from ..media import iter_video_frames
 from . import FeatureSequence, configure
@@ -26,10 +27,12 @@ FEATURE_SET = "mfon-facemesh-au-proxies-v1"
 
 @dataclass(frozen=True)
 class MediaPipeConfig:
-    fps: float | None = 15.0
-    min_detection_confidence: float = 0.5
+    """The schema's visual settings this backend reads (their defaults the schema's), and its fixed choices."""
+
+    fps: float | None = schema_default("visual", "fps")
+    min_detection_confidence: float = schema_default("visual", "min_detection_confidence")
     min_tracking_confidence: float = 0.5
-    max_side: int | None = 640
+    max_side: int | None = schema_default("visual", "max_side")
     refine_landmarks: bool = True
     prefetch: bool = True
 

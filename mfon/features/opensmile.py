@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import schema_default
 from . import configure
 from .acoustic import AcousticExtractor
 from .registry import names_of
@@ -23,9 +24,9 @@ _EGEMAPS_SENTINEL_DIMS = ("F1amplitudeLogRelF0_sma3nz", "F2amplitudeLogRelF0_sma
 
 @dataclass(frozen=True)
 class OpenSmileConfig:
-    feature_set: str = "eGeMAPSv02"
-    sample_rate: int = 16000
-    pool_rate: float | None = None
+    feature_set: str = schema_default("acoustic", "feature_set")
+    sample_rate: int = schema_default("acoustic", "sample_rate")
+    pool_rate: float | None = schema_default("acoustic", "pool_rate")
 
 
 class OpenSmileExtractor(AcousticExtractor):

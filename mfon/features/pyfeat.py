@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import schema_default
 from ..errors import ModelUnavailableError
 from ..media import iter_video_frames
 from . import FeatureSequence, configure
@@ -26,9 +27,9 @@ FEATURE_SET = "pyfeat-au-emotion-pose-v1"
 
 @dataclass(frozen=True)
 class PyFeatConfig:
-    fps: float | None = 15.0
-    device: str = "cpu"
-    max_side: int | None = 640
+    fps: float | None = schema_default("visual", "fps")
+    device: str = schema_default("visual", "device")
+    max_side: int | None = schema_default("visual", "max_side")
     face_detection_threshold: float = 0.5
     batch_size: int = 8
 

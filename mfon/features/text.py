@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import config_hash
+from ..config import schema_default
 from ..errors import ModelUnavailableError
-from ..h5store import SCHEMA_VERSION, write_feature_file
+from ..h5store import write_feature_file
 from ..manifest import read_manifest
-from ..provenance import file_sha256, package_versions, utc_now
 from . import configure
 from .registry import create_extractor
 
@@ -72,8 +71,10 @@ def tokenize_texts(tokenizer, texts: list[str], max_length: int) -> dict[str, np
 
 @dataclass(frozen=True)
 class TextConfig:
-    model: str = "packaged:all-MiniLM-L6-v2"
-    max_length: int = 50
+    """The schema's text section (its defaults)."""
+
+    model: str = schema_default("text", "model")
+    max_length: int = schema_default("text", "max_length")
 
 
 class TextTokenizer:
@@ -101,16 +102,13 @@ class TextTokenizer:
 
 
 def write_text_features(writer, rows: list[dict], arrays: dict[str, np.ndarray], truncated: list[bool], *,
-                        dataset: str, settings: dict, manifest_sha256: str, versions: dict, tokenizer_attrs: dict,
-                        max_length: int, extra_attrs: dict | None = None) -> None:
-    """Write the text features of ``rows`` (manifest rows; row i has ``arrays[...][i]``) into an open
-    :func:`~mfon.h5store.write_feature_file` writer, with the provenance root attributes."""
-    writer.set_root_attrs({
-        "schema_version": SCHEMA_VERSION, "modality": "text", "dataset": dataset, "created_utc": utc_now(),
-        "config_hash": config_hash({"modality": "text", **settings}), "settings_json": settings,
-        "versions_json": versions, "manifest_sha256": manifest_sha256, **tokenizer_attrs,
-        "max_length": max_length, "padding": "max_length", **(extra_attrs or {}),
-    })
+                        dataset: str, settings: dict, manifest: Path, tokenizer_attrs: dict, max_length: int,
+                        extra_attrs: dict | None = None) -> None:
+    """Write the text features of ``rows`` (the rows of the ``manifest`` file; row i has ``arrays[...][i]``)
+    into an open :func:`~mfon.h5store.write_feature_file` writer, with the provenance root attributes."""
+    writer.write_header(modality="text", dataset=dataset, settings=settings, manifest=manifest,
+                        description={**tokenizer_attrs, "max_length": max_length, "padding": "max_length",
+                                     **(extra_attrs or {})})
     for i, row in enumerate(rows):
         writer.add_clip(row["key"], {name: arr[i] for name, arr in arrays.items()}, {
             "video_id": row["video_id"], "clip_id": row["clip_id"], "text": row["text"],
@@ -126,7 +124,7 @@ def tokenize_manifest(manifest_path: Path, out_path: Path, *, dataset: str, sett
     arrays, truncated = tokenizer.tokenize([row["text"] for row in rows])
     with write_feature_file(out_path, compression_level) as writer:
         write_text_features(writer, rows, arrays, truncated, dataset=dataset, settings=settings,
-                            manifest_sha256=file_sha256(manifest_path), versions=package_versions(),
-                            tokenizer_attrs=tokenizer.describe(), max_length=tokenizer.max_length)
+                            manifest=manifest_path, tokenizer_attrs=tokenizer.describe(),
+                            max_length=tokenizer.max_length)
     log.info("tokenized %d transcripts with %s (max_length %d, %d truncated)", len(rows), settings["model"],
              tokenizer.max_length, sum(truncated))

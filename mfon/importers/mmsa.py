@@ -17,21 +17,21 @@ import contextlib
 import logging
 import math
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..atomic import atomic_path
-from ..config import config_hash
 from ..errors import MfonError
 from ..features import replace_nonfinite
 from ..features.registry import config_from_settings
 from ..features.text import TextConfig, TextTokenizer, write_text_features
-from ..h5store import SCHEMA_VERSION, write_feature_file
+from ..h5store import write_feature_file
 from ..logutil import Progress
 from ..manifest import KEY_SEPARATOR, MANIFEST_COLUMNS, REJECTED_COLUMNS, clip_key
-from ..provenance import file_sha256, package_versions, utc_now
+from ..provenance import file_sha256
 from ..qc import kept_status_row, rejected_status_row, write_clip_status
 from ..tsv import write_tsv
 from .safe_pickle import SafeUnpickler
@@ -255,14 +255,61 @@ def import_mmsa_pickle(pickle_path: str | Path, *, dataset: str, out_manifest: s
     Returns a summary (clips per split, quarantined clips, replaced non-finite values, SHA-256 check).
     """
     pickle_path = Path(pickle_path)
-    source = str(pickle_path)
     if text_mode not in TEXT_MODES:
         raise MfonError(f"text_mode {text_mode!r} is not one of {list(TEXT_MODES)}")
     variant = variant or pickle_path.stem
-    mmsa_name = normalize_dataset(mmsa_dataset or dataset)
-    if mmsa_name is None and not mmsa_dataset and pickle_path.parent.name.lower() == "processed":
-        mmsa_name = normalize_dataset(pickle_path.parent.parent.name)
+    mmsa_name = _mmsa_name(pickle_path, dataset, mmsa_dataset)
     info = DATASET_INFO.get(mmsa_name or "", {})
+    low, high = _label_range(dataset, info, label_range)
+    log.info("importing %s as dataset %s (MMSA %s, %s)", pickle_path, dataset, mmsa_name or "unknown", variant)
+    sha = check_sha256(pickle_path, mmsa_name or dataset, variant, allow_unknown=allow_unknown_sha)
+    clips = parse_mmsa_pickle(pickle_path, text_mode=text_mode, label_range=(low, high), out_rejected=out_rejected)
+
+    provenance = _source_attrs(pickle_path, variant, sha)
+    import_settings = {"source": EXTRACTOR, "source_file": pickle_path.name, "source_sha256": sha["sha256"],
+                       "variant": variant, "mmsa_dataset": mmsa_name or "", "label_range": [low, high]}
+    summary: dict[str, Any] = {
+        "pickle": clips.source, "dataset": dataset, "mmsa_dataset": mmsa_name, "variant": variant, "sha256": sha,
+        "clips": {s: sum(1 for r in clips.rows if r["mode"] == s) for s in SPLITS},
+        "clips_in_pickle": {s: int(clips.splits[s]["id"].shape[0]) for s in SPLITS},
+        "quarantined": len(clips.rejected), "quarantined_keys": [r["key"] for r in clips.rejected],
+        "nonfinite_replaced": {}, "lengths_source": clips.lengths_source, "lengths_clamped": clips.lengths_clamped,
+        "empty_sequences": {}, "dims": clips.dims, "text_mode": text_mode, "empty_text": clips.empty_text,
+        "unimodal_labels": clips.unimodal_columns,
+    }
+
+    with contextlib.ExitStack() as stack:  # every output is renamed into place only if all of them succeed
+        manifest_tmp = stack.enter_context(atomic_path(out_manifest))
+        write_tsv(manifest_tmp, clips.rows, MANIFEST_COLUMNS)
+        write_tsv(stack.enter_context(atomic_path(out_rejected)), clips.rejected, REJECTED_COLUMNS)
+        # What every feature file's header says of its source, beside its own settings.
+        source = {"dataset": dataset, "manifest": manifest_tmp, "provenance": provenance}
+        empty_clips = {}
+        for modality, out_path in (("acoustic", out_acoustic), ("visual", out_visual)):
+            writer = stack.enter_context(write_feature_file(out_path, compression_level))
+            replaced, empty_clips[modality] = _write_sequence_features(writer, clips, modality, info, variant,
+                                                                       import_settings, **source)
+            summary["nonfinite_replaced"][modality] = replaced
+            summary["empty_sequences"][modality] = len(empty_clips[modality])
+        summary.update(_write_text(stack.enter_context(write_feature_file(out_text, compression_level)), clips,
+                                   text_mode=text_mode, text_settings=dict(text_settings or {}), info=info,
+                                   base_settings=import_settings, **source))
+        write_clip_status(stack.enter_context(atomic_path(out_clip_status)), _status_rows(clips, empty_clips))
+    log.info("imported %s: %d clips, %d quarantined, non-finite replaced %s", pickle_path.name, len(clips.rows),
+             len(clips.rejected), summary["nonfinite_replaced"])
+    return summary
+
+
+def _mmsa_name(pickle_path: Path, dataset: str, mmsa_dataset: str | None) -> str | None:
+    """Which of MMSA's datasets the pickle is: ``mmsa_dataset``, else ``dataset``, else its ``<NAME>/Processed``
+    folder (None: none of them)."""
+    name = normalize_dataset(mmsa_dataset or dataset)
+    if name is None and not mmsa_dataset and pickle_path.parent.name.lower() == "processed":
+        name = normalize_dataset(pickle_path.parent.parent.name)
+    return name
+
+
+def _label_range(dataset: str, info: dict, label_range) -> tuple[float, float]:
     if label_range is None:
         if not info:
             raise MfonError(f"dataset {dataset!r} is not one of MMSA's {sorted(DATASET_INFO)}: give label_range")
@@ -270,10 +317,34 @@ def import_mmsa_pickle(pickle_path: str | Path, *, dataset: str, out_manifest: s
     low, high = (float(v) for v in label_range)
     if not low < high:
         raise MfonError(f"label_range {list(label_range)} must be [low, high] with low < high")
-    text_settings = dict(text_settings or {})
+    return low, high
 
-    log.info("importing %s as dataset %s (MMSA %s, %s)", pickle_path, dataset, mmsa_name or "unknown", variant)
-    sha = check_sha256(pickle_path, mmsa_name or dataset, variant, allow_unknown=allow_unknown_sha)
+
+@dataclass
+class MmsaClips:
+    """A checked MMSA pickle: its arrays per split and the clips the import keeps.
+
+    ``rows``: the kept clips' manifest rows, ``where[i]``: (split, index in the pickle) of ``rows[i]``;
+    ``rejected``: the quarantined clips' rows; ``lengths[modality][split]``: frames per clip.
+    """
+
+    source: str
+    splits: dict[str, dict[str, np.ndarray]]
+    rows: list[dict]
+    where: list[tuple[str, int]]
+    rejected: list[dict]
+    lengths: dict[str, dict[str, np.ndarray]]
+    lengths_source: dict[str, str]
+    lengths_clamped: dict[str, int]
+    dims: dict[str, int]
+    unimodal_columns: list[str]
+    empty_text: int
+
+
+def parse_mmsa_pickle(pickle_path: Path, *, text_mode: str, label_range: tuple[float, float],
+                      out_rejected: str | Path) -> MmsaClips:
+    """Load and check the pickle (``out_rejected``: named when no clip is left)."""
+    source = str(pickle_path)
     data = load_mmsa_pickle(pickle_path)
     unknown_splits = sorted(str(k) for k in data if k not in SPLITS)
     missing_splits = [s for s in SPLITS if s not in data]
@@ -286,8 +357,17 @@ def import_mmsa_pickle(pickle_path: str | Path, *, dataset: str, out_manifest: s
     del data
     dims = {m: _dims(source, splits, SEQUENCE_KEYS[m][0]) for m in SEQUENCE_KEYS}
     unimodal_columns = [c for c, k in UNIMODAL_KEYS.items() if all(k in arrays for arrays in splits.values())]
+    lengths, lengths_source, lengths_clamped = _sequence_lengths(source, splits)
+    rows, where, rejected, empty_text = _manifest_rows(pickle_path, splits, unimodal_columns, label_range)
+    if not rows:
+        raise MfonError(f"{source}: no usable clip left ({len(rejected)} quarantined; see {out_rejected})")
+    return MmsaClips(source, splits, rows, where, rejected, lengths, lengths_source, lengths_clamped, dims,
+                     unimodal_columns, empty_text)
 
-    # Lengths: MMSA's *_lengths where the release has them (clamped to the padded width), else derived.
+
+def _sequence_lengths(source: str, splits: dict) -> tuple[dict, dict, dict]:
+    """Frames per clip: MMSA's *_lengths where the release has them (clamped to the padded width), else
+    derived; with where each modality's came from and how many were clamped."""
     lengths: dict[str, dict[str, np.ndarray]] = {m: {} for m in SEQUENCE_KEYS}
     lengths_source: dict[str, str] = {}
     lengths_clamped = {m: 0 for m in SEQUENCE_KEYS}
@@ -307,9 +387,15 @@ def import_mmsa_pickle(pickle_path: str | Path, *, dataset: str, out_manifest: s
             log.warning("%s: %d %s exceed the padded width and were clamped to it", source,
                         lengths_clamped[modality], lengths_key)
         log.info("%s lengths: %s", modality, lengths_source[modality])
+    return lengths, lengths_source, lengths_clamped
 
-    # Manifest and quarantine.
-    rows: list[dict] = []      # manifest rows of the kept clips; where[i] = (split, index in the pickle)
+
+def _manifest_rows(pickle_path: Path, splits: dict, unimodal_columns: list[str],
+                   label_range: tuple[float, float]) -> tuple[list[dict], list[tuple[str, int]], list[dict], int]:
+    """(kept rows, their (split, index), quarantined rows, kept clips with an empty transcript); repeated
+    ids stop the import."""
+    source, low, high = str(pickle_path), *label_range
+    rows: list[dict] = []
     where: list[tuple[str, int]] = []
     rejected: list[dict] = []
     seen: dict[str, str] = {}
@@ -345,91 +431,61 @@ def import_mmsa_pickle(pickle_path: str | Path, *, dataset: str, out_manifest: s
     if duplicates:
         raise MfonError(f"{source}: clip ids are not unique: " + "; ".join(duplicates[:20])
                         + (f" and {len(duplicates) - 20} more" if len(duplicates) > 20 else ""))
-    if not rows:
-        raise MfonError(f"{source}: no usable clip left ({len(rejected)} quarantined; see {out_rejected})")
     if empty_text:
         log.warning("%s: %d kept clips have an empty raw_text", source, empty_text)
-
-    provenance = _source_attrs(pickle_path, variant, sha)
-    import_settings = {"source": EXTRACTOR, "source_file": pickle_path.name, "source_sha256": sha["sha256"],
-                       "variant": variant, "mmsa_dataset": mmsa_name or "", "label_range": [low, high]}
-    versions = package_versions()
-    summary: dict[str, Any] = {
-        "pickle": source, "dataset": dataset, "mmsa_dataset": mmsa_name, "variant": variant, "sha256": sha,
-        "clips": {s: sum(1 for r in rows if r["mode"] == s) for s in SPLITS},
-        "clips_in_pickle": {s: int(splits[s]["id"].shape[0]) for s in SPLITS},
-        "quarantined": len(rejected), "quarantined_keys": [r["key"] for r in rejected],
-        "nonfinite_replaced": {}, "lengths_source": lengths_source, "lengths_clamped": lengths_clamped,
-        "empty_sequences": {}, "dims": dims, "text_mode": text_mode, "empty_text": empty_text,
-        "unimodal_labels": unimodal_columns,
-    }
-
-    with contextlib.ExitStack() as stack:  # every output is renamed into place only if all of them succeed
-        manifest_tmp = stack.enter_context(atomic_path(out_manifest))
-        write_tsv(manifest_tmp, rows, MANIFEST_COLUMNS)
-        write_tsv(stack.enter_context(atomic_path(out_rejected)), rejected, REJECTED_COLUMNS)
-        manifest_sha = file_sha256(manifest_tmp)
-        statuses: dict[str, dict[str, str]] = {r["key"]: {} for r in rows}
-        for modality, out_path in (("acoustic", out_acoustic), ("visual", out_visual)):
-            values_key = SEQUENCE_KEYS[modality][0]
-            name, prefix = info.get(modality, (f"MMSA {values_key}", values_key))
-            settings = {**import_settings, "modality_key": values_key, "lengths": lengths_source[modality]}
-            writer = stack.enter_context(write_feature_file(out_path, compression_level))
-            writer.set_root_attrs({
-                "schema_version": SCHEMA_VERSION, "modality": modality, "dataset": dataset,
-                "created_utc": utc_now(), "config_hash": config_hash({"modality": modality, **settings}),
-                "settings_json": settings, "versions_json": versions, "manifest_sha256": manifest_sha,
-                "extractor": EXTRACTOR, "extractor_version": variant, "feature_set": f"{name} (MMSA {variant})",
-                "dim_names": [f"{prefix}_{d}" for d in range(dims[modality])], "frame_rate": 0.0,
-                "lengths_source": lengths_source[modality], **provenance,
-            })
-            total, empty = 0, 0
-            progress = Progress(len(rows), f"{modality} features")
-            for row, (split, i) in zip(rows, where):
-                padded = splits[split][values_key][i]
-                n = int(lengths[modality][split][i])
-                values, replaced = replace_nonfinite(padded[:n])
-                valid = np.ones(n, np.uint8)
-                status = "ok"
-                if n == 0:  # nothing measured: one zero frame marked invalid keeps the clip (as MMSA does)
-                    values, valid, status = np.zeros((1, dims[modality]), np.float32), np.zeros(1, np.uint8), "empty"
-                    empty += 1
-                total += replaced
-                writer.add_clip(row["key"], {"features": values, "valid": valid}, {
-                    "video_id": row["video_id"], "clip_id": row["clip_id"], "n_frames": n,
-                    "nonfinite_replaced": replaced, "padded_length": int(padded.shape[0])})
-                statuses[row["key"]][modality] = status
-                progress.step()
-            writer.set_root_attrs({"nonfinite_replaced": total})
-            summary["nonfinite_replaced"][modality] = total
-            summary["empty_sequences"][modality] = empty
-            if total:
-                log.warning("%s: replaced %d non-finite values (NaN, +-inf) by 0", modality, total)
-            if empty:
-                log.warning("%s: %d clips have length 0 (kept as one zero frame marked invalid)", modality, empty)
-
-        text_summary = _write_text(stack.enter_context(write_feature_file(out_text, compression_level)), rows, where,
-                                   splits, text_mode=text_mode, text_settings=text_settings, info=info,
-                                   base_settings=import_settings, provenance=provenance, dataset=dataset,
-                                   manifest_sha=manifest_sha, versions=versions, source=source)
-        summary.update(text_summary)
-
-        status_rows = [rejected_status_row(r) for r in rejected]
-        for row in rows:
-            state = statuses[row["key"]]
-            reasons = [f"{m}: length 0 in the pickle (kept as one zero frame marked invalid)"
-                       for m in ("acoustic", "visual") if state[m] == "empty"]
-            status_rows.append(kept_status_row(row, {**state, "text": "ok"}, True, reasons))
-        write_clip_status(stack.enter_context(atomic_path(out_clip_status)), status_rows)
-    log.info("imported %s: %d clips, %d quarantined, non-finite replaced %s", pickle_path.name, len(rows),
-             len(rejected), summary["nonfinite_replaced"])
-    return summary
+    return rows, where, rejected, empty_text
 
 
-def _write_text(writer, rows: list[dict], where: list[tuple[str, int]], splits: dict, *, text_mode: str,
-                text_settings: dict, info: dict, base_settings: dict, provenance: dict, dataset: str,
-                manifest_sha: str, versions: dict, source: str) -> dict:
+def _write_sequence_features(writer, clips: MmsaClips, modality: str, info: dict, variant: str, import_settings: dict,
+                             *, dataset: str, manifest: Path, provenance: dict) -> tuple[int, set[str]]:
+    """One modality's feature file (acoustic or visual); returns the non-finite values replaced and the keys of
+    the clips of length 0."""
+    values_key = SEQUENCE_KEYS[modality][0]
+    name, prefix = info.get(modality, (f"MMSA {values_key}", values_key))
+    settings = {**import_settings, "modality_key": values_key, "lengths": clips.lengths_source[modality]}
+    dims = clips.dims[modality]
+    writer.write_header(modality=modality, dataset=dataset, settings=settings, manifest=manifest, description={
+        "extractor": EXTRACTOR, "extractor_version": variant, "feature_set": f"{name} (MMSA {variant})",
+        "dim_names": [f"{prefix}_{d}" for d in range(dims)], "frame_rate": 0.0,
+        "lengths_source": clips.lengths_source[modality], **provenance})
+    total, empty = 0, set()
+    progress = Progress(len(clips.rows), f"{modality} features")
+    for row, (split, i) in zip(clips.rows, clips.where):
+        padded = clips.splits[split][values_key][i]
+        n = int(clips.lengths[modality][split][i])
+        values, replaced = replace_nonfinite(padded[:n])
+        valid = np.ones(n, np.uint8)
+        if n == 0:  # nothing measured: one zero frame marked invalid keeps the clip (as MMSA does)
+            values, valid = np.zeros((1, dims), np.float32), np.zeros(1, np.uint8)
+            empty.add(row["key"])
+        total += replaced
+        writer.add_clip(row["key"], {"features": values, "valid": valid}, {
+            "video_id": row["video_id"], "clip_id": row["clip_id"], "n_frames": n,
+            "nonfinite_replaced": replaced, "padded_length": int(padded.shape[0])})
+        progress.step()
+    writer.set_root_attrs({"nonfinite_replaced": total})
+    if total:
+        log.warning("%s: replaced %d non-finite values (NaN, +-inf) by 0", modality, total)
+    if empty:
+        log.warning("%s: %d clips have length 0 (kept as one zero frame marked invalid)", modality, len(empty))
+    return total, empty
+
+
+def _status_rows(clips: MmsaClips, empty_clips: dict[str, set[str]]) -> list[dict]:
+    """clip_status rows: the quarantined clips, then the kept ones (a sequence of length 0 is named)."""
+    rows = [rejected_status_row(r) for r in clips.rejected]
+    for row in clips.rows:
+        state = {m: "empty" if row["key"] in empty_clips[m] else "ok" for m in ("acoustic", "visual")}
+        reasons = [f"{m}: length 0 in the pickle (kept as one zero frame marked invalid)"
+                   for m in ("acoustic", "visual") if state[m] == "empty"]
+        rows.append(kept_status_row(row, {**state, "text": "ok"}, True, reasons))
+    return rows
+
+
+def _write_text(writer, clips: MmsaClips, *, text_mode: str, text_settings: dict, info: dict, base_settings: dict,
+                provenance: dict, dataset: str, manifest: Path) -> dict:
     """The text feature file: retokenized transcripts or the pickle's ids, written by mfon.features.text."""
+    rows, where, splits, source = clips.rows, clips.where, clips.splits, clips.source
     texts = [row["text"] for row in rows]
     if text_mode == "retokenize":
         tokenizer = TextTokenizer(config_from_settings(TextConfig, text_settings))
@@ -465,7 +521,7 @@ def _write_text(writer, rows: list[dict], where: list[tuple[str, int]], splits: 
         tokenizer_attrs = {"extractor": EXTRACTOR, "tokenizer": f"pickle:{mmsa_tokenizer} (MMSA)",
                            "tokenizer_class": "BertTokenizer (MMSA text_bert)", "vocab_size": vocab}
     write_text_features(writer, rows, arrays, truncated, dataset=dataset, settings=settings,
-                        manifest_sha256=manifest_sha, versions=versions, tokenizer_attrs=tokenizer_attrs,
+                        manifest=manifest, tokenizer_attrs=tokenizer_attrs,
                         max_length=max_length, extra_attrs=provenance)
     n_truncated = int(sum(truncated))
     log.info("text (%s): %d transcripts, max_length %d, %d %s", text_mode, len(rows), max_length, n_truncated,

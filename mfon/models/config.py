@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import deep_merge
+from ..config import deep_merge, schema_default, schema_defaults
 from ..errors import ConfigError
 from ..layout import FRAME_MODALITIES, MODALITIES
 
@@ -20,22 +20,6 @@ FIDELITIES = ("fixed", "paper")
 
 class ModelConfigError(ConfigError, ValueError):
     """An invalid model configuration (a ``ValueError`` and an :class:`mfon.errors.ConfigError`)."""
-
-
-def _default_mpa_layers() -> dict[str, int]:
-    return {"visual": 2, "acoustic": 5}
-
-
-def _default_teacher_layers() -> dict[str, int]:
-    return {"visual": 4, "acoustic": 3}
-
-
-def _default_teacher_dropout() -> dict[str, float]:
-    return {"visual": 0.3, "acoustic": 0.0}
-
-
-def _default_max_len() -> dict[str, int]:
-    return {"text": 50, "visual": 500, "acoustic": 375}
 
 
 @dataclass
@@ -75,25 +59,28 @@ class ModelConfig:
         use_prompt: add the learned prompt p^m to each optimised modality's sequence.
     """
 
-    d_model: int = 768
-    n_heads: int = 8
-    ffn_multiplier: float = 1
+    # Defaults: the schema's (config/schema/config.schema.yaml, sections model and text); the input sizes and
+    # the modalities are not settings (the feature files and the variant give them).
+    d_model: int = schema_default("model", "d_model")
+    n_heads: int = schema_default("model", "n_heads")
+    ffn_multiplier: float = schema_default("model", "ffn_multiplier")
     d_visual: int = 20
     d_acoustic: int = 5
-    max_len: dict[str, int] = field(default_factory=_default_max_len)
-    mpa_layers: dict[str, int] = field(default_factory=_default_mpa_layers)
-    teacher_layers: dict[str, int] = field(default_factory=_default_teacher_layers)
-    mpa_dropout: float = 0.1
-    relu_dropout: float = 0.1
-    res_dropout: float = 0.1
-    embed_dropout: float = 0.1
-    text_dropout: float = 0.3
-    teacher_dropout: dict[str, float] = field(default_factory=_default_teacher_dropout)
-    fusion_hidden: list[int] = field(default_factory=lambda: [768, 384, 96])
-    teacher_head_hidden: list[int] = field(default_factory=lambda: [384, 96])
-    text_model: str = "packaged:all-MiniLM-L6-v2"
-    text_pooling: str = "cls"
-    fidelity: str = "fixed"
+    max_len: dict[str, int] = field(default_factory=lambda: {"text": schema_defaults("text")["max_length"],
+                                                             **schema_defaults("model")["max_len"]})
+    mpa_layers: dict[str, int] = schema_default("model", "mpa_layers")
+    teacher_layers: dict[str, int] = schema_default("model", "teacher_layers")
+    mpa_dropout: float = schema_default("model", "mpa_dropout")
+    relu_dropout: float = schema_default("model", "relu_dropout")
+    res_dropout: float = schema_default("model", "res_dropout")
+    embed_dropout: float = schema_default("model", "embed_dropout")
+    text_dropout: float = schema_default("model", "text_dropout")
+    teacher_dropout: dict[str, float] = schema_default("model", "teacher_dropout")
+    fusion_hidden: list[int] = schema_default("model", "fusion_hidden")
+    teacher_head_hidden: list[int] = schema_default("model", "teacher_head_hidden")
+    text_model: str = schema_default("text", "model")
+    text_pooling: str = schema_default("model", "text_pooling")
+    fidelity: str = schema_default("model", "fidelity")
     modalities: list[str] = field(default_factory=lambda: list(MODALITIES))
     guide: str = "text"
     use_prompt: bool = True
