@@ -20,6 +20,7 @@ include: "rules/search.smk"
 include: "rules/tables.smk"
 include: "rules/baselines.smk"
 include: "rules/report.smk"
+include: "rules/unknown_dataset.smk"
 
 
 rule all:

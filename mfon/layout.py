@@ -30,6 +30,17 @@ TEACHER_TARGETS_FILE = "targets.h5"
 TABLE_RUN_FILES = ("metrics", "predictions", "checkpoint")
 
 
+def under_results(path: str) -> str:
+    """Any path under the results folder (a rule pattern such as ``"{target}"``)."""
+    return f"{RESULTS}/{path}"
+
+
+def dataset_of(target: str) -> str:
+    """The dataset a path relative to the results folder names: its first folder, or the name before a table's
+    kind (``{dataset}_{kind}.{ext}``, see :func:`table`)."""
+    return target.split("/")[0] if "/" in target else target.rsplit("_", 1)[0]
+
+
 def dataset_dir(dataset: str) -> str:
     return f"{RESULTS}/{dataset}"
 

@@ -233,18 +233,7 @@ def mmsa_pickle(w):
     return path
 
 
-# A target under results/ of a dataset that is not configured: answer with the configured names and the closest
-# one, instead of Snakemake's bare "no rule to produce" (the pattern never matches a configured dataset's files).
-rule unknown_dataset:
-    output:
-        layout.RESULTS + "/{unknown_target}",
-    wildcard_constraints:
-        unknown_target=rf"(?!(?:{one_of(DATASETS)})[_/]).+",
-    input:
-        lambda w: raise_unknown_dataset(w.unknown_target),
-
-
-def raise_unknown_dataset(target):
-    """``target``: a path under results/; its dataset is its first folder, or the name before a table's kind."""
-    name = target.split("/")[0] if "/" in target else target.rsplit("_", 1)[0]
+def raise_unknown_dataset(w):
+    """Input function of the unknown_dataset step (rules/unknown_dataset.smk); it always stops the planning."""
+    name = layout.dataset_of(w.unknown_target)
     raise WorkflowError(unknown_dataset_message(name, list(DATASETS), config_file="config/config.yaml"))
