@@ -121,9 +121,27 @@ def _predict_clips(args: argparse.Namespace) -> None:
           + (f"; wrote {args.out}" if args.out is not None else ""), file=sys.stderr)
 
 
+def _check_export_inputs(dataset_dir: Path) -> None:
+    """The files an export reads, looked for before torch and h5py load (tens of seconds): a missing one is named
+    with the Snakemake target that makes them all (the clip status needs every modality's features)."""
+    dataset = dataset_dir.resolve().name
+
+    def here(path: str) -> Path:
+        return dataset_dir / Path(path).relative_to(layout.dataset_dir(dataset))
+
+    needed = [layout.manifest(dataset), layout.clip_status(dataset),
+              *(layout.features(dataset, m) for m in layout.MODALITIES)]
+    missing = [path for path in needed if not here(path).is_file()]
+    if missing:
+        raise MfonError(f"{dataset_dir}: not made yet: {', '.join(str(here(p)) for p in missing)}. Make them with "
+                        f"`snakemake --cores all {layout.clip_status(dataset)}` (the feature stage), or the MMSA "
+                        f"file itself with `snakemake --cores all {layout.mmsa_export(dataset)}`")
+
+
 def _export_mmsa(args: argparse.Namespace) -> None:
     import json
 
+    _check_export_inputs(args.dataset_dir)
     from .data import FeatureSources
     from .exporters.mmsa import export_mmsa_pickle
 

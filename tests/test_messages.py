@@ -29,3 +29,27 @@ def test_unknown_dataset_target_names_the_configured_ones(repo, target, name, cl
 def test_a_configured_dataset_still_plans(repo):
     proc = snakemake(repo, repo, "-n", "results/demo_table.csv")
     assert "unknown_dataset" not in proc.stdout and "rule table:" in proc.stdout.replace("localrule", "rule")
+
+
+def test_export_mmsa_before_the_feature_stage_names_the_target_at_once(tmp_path):
+    # `mfon export-mmsa results/demo OUT.pkl` after ingest only: it failed after 49 s of imports; now at once
+    import subprocess
+    import sys
+    import time
+
+    from conftest import PROJECT_ROOT
+
+    dataset = tmp_path / "results" / "demo"
+    (dataset / "qc").mkdir(parents=True)
+    (dataset / "manifest.tsv").write_text("key\n")
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "mfon.cli", "export-mmsa", str(dataset), str(tmp_path / "out.pkl")],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        f"mfon: error: {dataset}: not made yet: {dataset}/qc/clip_status.tsv, {dataset}/features/text_features.h5, "
+        f"{dataset}/features/visual_features.h5, {dataset}/features/acoustic_features.h5. Make them with "
+        "`snakemake --cores all results/demo/qc/clip_status.tsv` (the feature stage), or the MMSA file itself with "
+        "`snakemake --cores all results/demo/mmsa/unaligned.pkl`")
+    assert time.monotonic() - started < 10  # no torch, no h5py
+    assert not (tmp_path / "out.pkl").exists()
