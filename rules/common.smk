@@ -1,6 +1,7 @@
 # Configuration resolution and the helpers the rules share. Imports nothing heavy (no torch): a dry run of a
 # large dataset plans in seconds. Paths come from mfon.layout, the one home of the results/ layout.
 import re
+import sys
 from pathlib import Path
 
 from mfon import layout
@@ -246,3 +247,39 @@ def raise_unknown_dataset(target):
     """``target``: a path under results/; its dataset is its first folder, or the name before a table's kind."""
     name = target.split("/")[0] if "/" in target else target.rsplit("_", 1)[0]
     raise WorkflowError(unknown_dataset_message(name, list(DATASETS), config_file="config/config.yaml"))
+
+
+def report_request():
+    """The targets of a `snakemake --report` command line ([] for the default target), or None when it makes no
+    report. The Snakefile is parsed before Snakemake hands the report request to the workflow, so it is read from
+    the command line, with Snakemake's own parser."""
+    if not any(arg == "--report" or arg.startswith("--report=") for arg in sys.argv[1:]):
+        return None
+    from snakemake.cli import get_argument_parser
+
+    try:
+        args, _ = get_argument_parser().parse_known_args(sys.argv[1:])
+    except (SystemExit, Exception):  # not Snakemake's command line (the API): no check
+        return None
+    return list(args.targets) if args.report else None
+
+
+def refuse_report_on_missing_files(default_targets):
+    """`--report` on results that are not there (a run made with other --config values, or not run yet) ends in
+    a hundred "Missing metadata" lines and "marked for report but does not exist": say once what is missing and
+    which command makes it."""
+    targets = report_request()
+    if targets is None:
+        return
+    files = [t for t in targets if t not in {rule.name for rule in workflow.rules}] or list(default_targets)
+    missing = [path for path in files if not Path(path).exists()]
+    if missing:
+        overrides = CLI_OVERRIDES or "none"
+        raise WorkflowError(
+            f"--report: {len(missing)} of the {len(files)} files it reports on are not made (e.g. "
+            f"{', '.join(missing[:3])}). The report covers the run these command-line options configure: if the "
+            "run was made with --config or --configfile values, give --report the same ones (this command's "
+            "values: "
+            f"{overrides}); otherwise make the files first with the same options without --report "
+            "(README \"Looking at results\", docs/report.md)."
+        )

@@ -53,3 +53,22 @@ def test_export_mmsa_before_the_feature_stage_names_the_target_at_once(tmp_path)
         "`snakemake --cores all results/demo/mmsa/unaligned.pkl`")
     assert time.monotonic() - started < 10  # no torch, no h5py
     assert not (tmp_path / "out.pkl").exists()
+
+
+@pytest.mark.parametrize("extra", [(), ("--config", 'experiment={"seeds": [7]}'), ("results/demo/manifest.tsv",)])
+def test_report_on_files_not_made_says_what_is_missing_and_which_options(repo, extra):
+    # `snakemake --report` after a run made with other --config values: ~100 "Missing metadata" lines, then a failure
+    proc = snakemake(repo, repo, "--report", "report.html", *extra, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Missing metadata" not in output, output[-3000:]
+    assert "--report: " in output and "files it reports on are not made (e.g. results/demo" in output, output
+    assert "give --report the same ones" in output
+    if extra[:1] == ("--config",):
+        assert "this command's values: {'experiment': {'seeds': [7]}}" in output, output
+    if extra[:1] == ("results/demo/manifest.tsv",):
+        assert "--report: 1 of the 1 files it reports on are not made (e.g. results/demo/manifest.tsv)" in output
+
+
+def test_a_dry_run_is_not_checked_as_a_report(repo):
+    proc = snakemake(repo, repo, "-n", "results/demo/manifest.tsv")
+    assert "--report: " not in proc.stdout + proc.stderr
