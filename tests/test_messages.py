@@ -72,3 +72,13 @@ def test_report_on_files_not_made_says_what_is_missing_and_which_options(repo, e
 def test_a_dry_run_is_not_checked_as_a_report(repo):
     proc = snakemake(repo, repo, "-n", "results/demo/manifest.tsv")
     assert "--report: " not in proc.stdout + proc.stderr
+
+
+def test_config_with_a_dotted_key_fails_in_snakemake_and_the_readme_form_plans(repo):
+    # README "Configuration" says so: Snakemake parses --config before the workflow loads, so nothing can catch it
+    proc = snakemake(repo, repo, "-n", "results/demo/features/acoustic_features.h5", "--config",
+                     "acoustic.pool_rate=50", check=False)
+    assert proc.returncode != 0 and "Config entry must start with a valid identifier" in proc.stdout + proc.stderr
+    proc = snakemake(repo, repo, "-n", "results/demo/features/acoustic_features.h5", "--config",
+                     'acoustic={"pool_rate": 50}')  # typed by the schema: tests/test_config.py
+    assert "rule acoustic_features_shard:" in proc.stdout, proc.stdout[-3000:]
