@@ -1,11 +1,12 @@
 # Configuration resolution and the helpers the rules share. Imports nothing heavy (no torch): a dry run of a
 # large dataset plans in seconds. Paths come from mfon.layout, the one home of the results/ layout.
+import hashlib
 import re
 import sys
 from pathlib import Path
 
 from mfon import layout
-from mfon.codegraph import code_files
+from mfon.codegraph import code_files, write_fingerprint
 from mfon.config import (canonical, command_line_overrides, dataset_settings, refuse_repeated_keys,
                          unknown_dataset_message, validate_config)
 from mfon.experiment import extraction_settings, search_trial_settings, teacher_settings, variant_settings
@@ -72,11 +73,15 @@ def settings(wildcards):
 
 
 def code(script, skip=(), also=()):
-    """The mfon source files ``workflow_scripts/<script>`` runs (its import closure, less the modules in
-    ``skip``, plus those in ``also``), listed as an input so that editing one of them reruns exactly the rules
-    that run it."""
-    return code_files(Path(workflow.basedir) / "workflow_scripts" / script, workflow.basedir, tuple(skip),
-                      tuple(also))
+    """A fingerprint of the mfon source files ``workflow_scripts/<script>`` runs (its import closure, less the
+    modules in ``skip``, plus those in ``also``), an input so that editing one of them reruns exactly the rules
+    that run it. One file, not the modules themselves: a job's header on the console stays short."""
+    files = code_files(Path(workflow.basedir) / "workflow_scripts" / script, workflow.basedir, tuple(skip),
+                       tuple(also))
+    selection = repr((sorted(skip), sorted(also)))
+    name = Path(script).stem + (f"-{hashlib.sha256(selection.encode()).hexdigest()[:10]}" if skip or also else "")
+    about = f"mfon modules workflow_scripts/{script} runs" + (f" (skip, also: {selection})" if skip or also else "")
+    return write_fingerprint(layout.code_fingerprint(name), files, workflow.basedir, about)
 
 
 def final_targets(dataset):
@@ -238,7 +243,7 @@ rule unknown_dataset:
     output:
         layout.RESULTS + "/{unknown_target}",
     wildcard_constraints:
-        unknown_target=rf"(?!(?:{one_of(DATASETS)})[_/]).+",
+        unknown_target=rf"(?!(?:{one_of(DATASETS)})[_/]|{re.escape(layout.CODE_DIR)}/).+",
     input:
         lambda w: raise_unknown_dataset(w.unknown_target),
 
