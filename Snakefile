@@ -28,3 +28,6 @@ rule all:
         [final_targets(name) for name in config["targets"]],
         [report_targets(name) for name in config["targets"]],
     default_target: True
+
+
+refuse_report_on_missing_files(rules.all.input)  # rules/common.smk: before Snakemake's own, less clear, failure

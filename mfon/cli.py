@@ -72,9 +72,29 @@ def _check_predict_args(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
+    _check_predict_args(args)
+    import os
+    import tempfile
+
+    from .logutil import native_stderr_to
+
+    log = args.log or Path(tempfile.gettempdir()) / f"mfon-predict-{os.getpid()}.log"
+    with native_stderr_to(log) as native:
+        try:
+            _predict_clips(args)
+        finally:  # on a failure too: the native messages may say why
+            native.stop()
+            if native.written:
+                print(f"mfon predict: {native.written + native.suppressed} lines of native-library messages "
+                      f"(MediaPipe, TensorFlow Lite; {native.suppressed} repeats left out) in {log}",
+                      file=sys.stderr)
+            elif args.log is None:
+                log.unlink(missing_ok=True)
+
+
+def _predict_clips(args: argparse.Namespace) -> None:
     import json
 
-    _check_predict_args(args)
     from .tsv import write_tsv
     from .predict import Predictor, batch_columns, folder_clips, format_result, predict_batch, sheet_clips
 
@@ -102,9 +122,27 @@ def _predict(args: argparse.Namespace) -> None:
           + (f"; wrote {args.out}" if args.out is not None else ""), file=sys.stderr)
 
 
+def _check_export_inputs(dataset_dir: Path) -> None:
+    """The files an export reads, looked for before torch and h5py load (tens of seconds): a missing one is named
+    with the Snakemake target that makes them all (the clip status needs every modality's features)."""
+    dataset = dataset_dir.resolve().name
+
+    def here(path: str) -> Path:
+        return dataset_dir / Path(path).relative_to(layout.dataset_dir(dataset))
+
+    needed = [layout.manifest(dataset), layout.clip_status(dataset),
+              *(layout.features(dataset, m) for m in layout.MODALITIES)]
+    missing = [path for path in needed if not here(path).is_file()]
+    if missing:
+        raise MfonError(f"{dataset_dir}: not made yet: {', '.join(str(here(p)) for p in missing)}. Make them with "
+                        f"`snakemake --cores all {layout.clip_status(dataset)}` (the feature stage), or the MMSA "
+                        f"file itself with `snakemake --cores all {layout.mmsa_export(dataset)}`")
+
+
 def _export_mmsa(args: argparse.Namespace) -> None:
     import json
 
+    _check_export_inputs(args.dataset_dir)
     from .data import FeatureSources
     from .exporters.mmsa import export_mmsa_pickle
 
@@ -148,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teachers", action="store_true",
                    help="also run the unimodal teachers of the same seed (results/<dataset>/teachers/...)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--log", type=Path, default=None,
+                   help="where native libraries' messages go (default: a file in the system's temporary folder, "
+                        "named on the console when there were any)")
     p.set_defaults(func=_predict)
     p = sub.add_parser("export-mmsa", help="write a dataset's features as an MMSA processed pickle "
                                            "(docs/mmsa_export.md)")

@@ -1,7 +1,8 @@
 """Which ``mfon`` source files a workflow script runs: the closure of its imports, read from the source.
 
-Snakemake reruns a job when one of its input files changes, and the rules list these files as a ``code``
-input, so that editing a module reruns exactly the rules whose scripts import it (directly or not).
+Snakemake reruns a job when one of its input files changes, and the rules list a fingerprint of these files as
+a ``code`` input (:func:`write_fingerprint`), so that editing a module reruns exactly the rules whose scripts
+import it (directly or not).
 Computed by reading the files (``ast``), never by importing them: it is cheap and runs while the workflow
 plans. Imports inside functions count too (a lazy import is still code the job runs).
 """
@@ -9,8 +10,12 @@ plans. Imports inside functions count too (a lazy import is still code the job r
 from __future__ import annotations
 
 import ast
+import hashlib
+import os
 from functools import lru_cache
 from pathlib import Path
+
+from .atomic import atomic_path
 
 PACKAGE = "mfon"
 
@@ -87,3 +92,26 @@ def code_files(script: str | Path, root: str | Path, skip: tuple[str, ...] = (),
     ``also``: modules the job runs that no import statement names (a registry loads them by name).
     """
     return list(_closure(str(Path(root).resolve()), str(Path(script).resolve()), tuple(skip), tuple(also)))
+
+
+def write_fingerprint(path: str | Path, files: list[str], root: str | Path, about: str) -> str:
+    """Keep ``path`` listing the SHA-256 of each of ``files`` (paths shown relative to ``root``), with the
+    newest modification time among them; returns ``path``.
+
+    One small input in place of every module file: a job's header stays a few lines, and its rerun is the same
+    as with the module files listed (the fingerprint is as new as the newest of them and changes when any one
+    changes). Rewritten only when that content or time differs, so planning twice changes nothing."""
+    path = Path(path)
+    lines = [f"# {about}"] + [f"{hashlib.sha256(Path(f).read_bytes()).hexdigest()}  {os.path.relpath(f, root)}"
+                               for f in files]
+    text = "\n".join(lines) + "\n"
+    newest = max(Path(f).stat().st_mtime_ns for f in files)
+    try:
+        current = path.read_text(encoding="utf-8"), path.stat().st_mtime_ns
+    except OSError:
+        current = None
+    if current != (text, newest):
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+            os.utime(tmp, ns=(newest, newest))
+    return str(path)

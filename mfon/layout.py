@@ -177,6 +177,16 @@ def mmsa_export(dataset: str, ext: str = "pkl") -> str:
     return f"{RESULTS}/{dataset}/mmsa/unaligned.{ext}"
 
 
+#: Where the code fingerprints live (:func:`code_fingerprint`); no dataset's folder.
+CODE_DIR = ".code"
+
+
+def code_fingerprint(name: str) -> str:
+    """The SHA-256 of each mfon module a workflow script runs (``name``: the script and its module selection):
+    the rules' code input (mfon.codegraph.write_fingerprint)."""
+    return f"{RESULTS}/{CODE_DIR}/{name}.sha256"
+
+
 def log(*parts: str, ext: str = "log") -> str:
     """A job's log file (or, with ``ext``, another file kept beside the logs, which survive a failed job)."""
     return "/".join((LOGS, *parts)) + f".{ext}"

@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 PROGRESS_LOGGER = "mfon.progress"
@@ -104,6 +105,8 @@ class _NativeStderr:
         self.log_path = log_path
         self.seen: set[str] = set()
         self.suppressed = 0
+        self.written = 0
+        self.stopped = False
 
     def start(self) -> None:
         read_fd, write_fd = os.pipe()
@@ -129,9 +132,13 @@ class _NativeStderr:
             if key is not None:
                 self.seen.add(key)
             self.out.write(line)
+            self.written += 1
 
     def stop(self) -> None:
         """Close fd 2 so the thread sees the end, let it drain, note what was left out."""
+        if self.stopped:
+            return
+        self.stopped = True
         sys.stderr.flush()
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
@@ -140,6 +147,28 @@ class _NativeStderr:
         if self.suppressed:
             self.out.write(f"({self.suppressed} repeated lines of native-library output left out)\n")
         self.out.flush()
+
+
+@contextmanager
+def native_stderr_to(log_path: Path):
+    """Within the block, native libraries' stderr (fd 2: MediaPipe, TensorFlow Lite) goes to ``log_path``, repeated
+    lines once, while Python's ``sys.stderr`` (messages, warnings, tracebacks) stays the terminal. Yields the
+    capture: ``written`` and ``suppressed`` count the lines, for a note on the console."""
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    terminal, python_stderr = os.fdopen(os.dup(2), "w", buffering=1), sys.stderr
+    sys.stderr = terminal
+    capture = _NativeStderr(Path(log_path))
+    capture.start()
+    try:
+        yield capture
+    finally:
+        capture.stop()
+        capture.out.close()
+        os.dup2(saved_fd, 2)
+        os.close(saved_fd)
+        sys.stderr = python_stderr
+        terminal.close()
 
 
 class Progress:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .tsv import read_tsv, write_tsv
 from .errors import ClipError, SheetError
-from .logutil import Progress
+from .logutil import Progress, progress_logger
 from .media import probe
 
 log = logging.getLogger(__name__)
@@ -319,6 +319,10 @@ def ingest_to_files(label_sheet: Path, root: Path, manifest_path: Path, rejected
         write_tsv(rejected_when_refused, exc.rejected, REJECTED_COLUMNS)
         raise IngestRefused(f"{exc}; every clip with its reason: {rejected_when_refused}", exc.rejected) from None
     write_ingest(result, manifest_path, rejected_path)
+    if result.rejected:  # the console's only word on them: probing progress counts the clips probed, not the rows
+        n_rows = len(result.manifest) + len(result.rejected)
+        progress_logger().info("rejected %d of %d rows (%s): every one with its reason in %s", len(result.rejected),
+                               n_rows, reason_counts(result.rejected), rejected_path)
     return result
 
 

@@ -16,7 +16,10 @@ import json
 import logging
 import math
 import random
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -247,6 +250,42 @@ def run_fingerprint(**parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def time_left(rows: list[dict], epochs_left: int) -> str:
+    """``; about 40 s to go``: the epochs left at the mean time of ``rows`` (epochs this process trained);
+    an upper bound when early stopping ends the run sooner. Empty when none is left."""
+    if epochs_left <= 0 or not rows:
+        return ""
+    seconds = epochs_left * sum(r["seconds"] for r in rows) / len(rows)
+    return f"; about {seconds:.0f} s to go" if seconds < 120 else f"; about {seconds / 60:.0f} min to go"
+
+
+class StopRequest:
+    """Set by SIGTERM while a resumable run trains: the run stops at its next epoch boundary, its resume state
+    written, instead of being killed mid-epoch or training on to the end."""
+
+    def __init__(self):
+        self.signalled = False
+
+    def __call__(self, signum, frame) -> None:
+        self.signalled = True
+        progress_logger().info("SIGTERM received: stopping after this epoch, with its resume state written")
+
+
+@contextmanager
+def stop_at_epoch_boundary(enabled: bool):
+    """Within the block, SIGTERM asks for a stop at the next epoch boundary (the main thread only: Python
+    handles signals there)."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    request = StopRequest()
+    previous = signal.signal(signal.SIGTERM, request)
+    try:
+        yield request
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def fit(model: torch.nn.Module, *, loss_terms: Callable[[dict], dict[str, torch.Tensor]], forward: Callable,
         optimizer: torch.optim.Optimizer, loaders: SplitBatches, epochs: int, grad_accum: int, accumulation: str,
         patience: int | None, device: torch.device, bf16: bool, seed: int, metric_family: str,
@@ -279,55 +318,61 @@ def fit(model: torch.nn.Module, *, loss_terms: Callable[[dict], dict[str, torch.
         best_loss, best_state, best_epoch = state["best_loss"], state["best_state"], state["best_epoch"]
         history, stale, done, first = state["history"], state["stale"], state["done"], state["epoch"] + 1
     scale = 1.0 / grad_accum if accumulation == "mean" else 1.0
-    for epoch in range(first, epochs + 1):
-        if done:
-            break
-        start = time.monotonic()
-        model.train()
-        sums: dict[str, float] = {}
-        n_batches = 0
-        optimizer.zero_grad(set_to_none=True)
-        batches = list(loaders.batches("train", generator))
-        for step, batch in enumerate(batches, start=1):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
-                terms = loss_terms(_to(batch, device))
-            (terms["total"] * scale).backward()
-            if step % grad_accum == 0 or (flush_remainder and step == len(batches)):
-                if recipe.grad_clip_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                if scheduler is not None and recipe.lr_schedule == "warmup_linear":
-                    scheduler.step()
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
-            n_batches += 1
-        optimizer.zero_grad(set_to_none=True)  # discarded remainder (flush_remainder=False)
-        if not np.isfinite(sums.get("total", 0.0)):
-            raise MfonError(f"training diverged at epoch {epoch}: loss is {sums['total']}")
-        preds = predict_split(model, forward, loaders, "valid", device, bf16)
-        valid_mse = float(np.mean((preds - valid_truth) ** 2))
-        if scheduler is not None and recipe.lr_schedule == "plateau":
-            scheduler.step(valid_mse)
-        row = {"epoch": epoch, **{f"train_{k}": round(v / n_batches, 6) for k, v in sums.items()},
-               "valid_mse": round(valid_mse, 6), **{f"valid_{k}": v for k, v in metric(preds, valid_truth).items()},
-               "seconds": round(time.monotonic() - start, 2)}
-        history.append(row)
-        progress_logger().info("epoch %d/%d: train loss %.4f, valid MSE %.4f (%.1f s)", epoch, epochs,
-                 row.get("train_total", float("nan")), valid_mse, row["seconds"])
-        if valid_mse < best_loss:
-            best_loss, best_epoch, stale = valid_mse, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-            if patience is not None and stale >= patience:
-                log.info("early stopping: no improvement for %d epochs", patience)
-                done = True
-        if resume is not None:
-            resume.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                         "rng": _rng_state(generator), "best_loss": best_loss, "best_state": best_state,
-                         "best_epoch": best_epoch, "history": history, "stale": stale, "done": done})
+    with stop_at_epoch_boundary(resume is not None) as stop:
+        for epoch in range(first, epochs + 1):
+            if done:
+                break
+            start = time.monotonic()
+            model.train()
+            sums: dict[str, float] = {}
+            n_batches = 0
+            optimizer.zero_grad(set_to_none=True)
+            batches = list(loaders.batches("train", generator))
+            for step, batch in enumerate(batches, start=1):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
+                    terms = loss_terms(_to(batch, device))
+                (terms["total"] * scale).backward()
+                if step % grad_accum == 0 or (flush_remainder and step == len(batches)):
+                    if recipe.grad_clip_norm is not None:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip_norm)
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    if scheduler is not None and recipe.lr_schedule == "warmup_linear":
+                        scheduler.step()
+                for name, value in terms.items():
+                    sums[name] = sums.get(name, 0.0) + float(value.detach())
+                n_batches += 1
+            optimizer.zero_grad(set_to_none=True)  # discarded remainder (flush_remainder=False)
+            if not np.isfinite(sums.get("total", 0.0)):
+                raise MfonError(f"training diverged at epoch {epoch}: loss is {sums['total']}")
+            preds = predict_split(model, forward, loaders, "valid", device, bf16)
+            valid_mse = float(np.mean((preds - valid_truth) ** 2))
+            if scheduler is not None and recipe.lr_schedule == "plateau":
+                scheduler.step(valid_mse)
+            row = {"epoch": epoch, **{f"train_{k}": round(v / n_batches, 6) for k, v in sums.items()},
+                   "valid_mse": round(valid_mse, 6),
+                   **{f"valid_{k}": v for k, v in metric(preds, valid_truth).items()},
+                   "seconds": round(time.monotonic() - start, 2)}
+            history.append(row)
+            progress_logger().info("epoch %d/%d: train loss %.4f, valid MSE %.4f (%.1f s%s)", epoch, epochs,
+                                   row.get("train_total", float("nan")), valid_mse, row["seconds"],
+                                   time_left(history[first - 1:], epochs - epoch))
+            if valid_mse < best_loss:
+                best_loss, best_epoch, stale = valid_mse, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+                if patience is not None and stale >= patience:
+                    log.info("early stopping: no improvement for %d epochs", patience)
+                    done = True
+            if resume is not None:
+                resume.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                             "rng": _rng_state(generator), "best_loss": best_loss, "best_state": best_state,
+                             "best_epoch": best_epoch, "history": history, "stale": stale, "done": done})
+            if stop is not None and stop.signalled and epoch < epochs and not done:
+                raise MfonError(f"stopped by SIGTERM after epoch {epoch} of {epochs}; rerun the same command to "
+                                f"continue from {resume.path}")
     model.load_state_dict(best_state)
     return history, best_epoch
 

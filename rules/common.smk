@@ -1,10 +1,12 @@
 # Configuration resolution and the helpers the rules share. Imports nothing heavy (no torch): a dry run of a
 # large dataset plans in seconds. Paths come from mfon.layout, the one home of the results/ layout.
+import hashlib
 import re
+import sys
 from pathlib import Path
 
 from mfon import layout
-from mfon.codegraph import code_files
+from mfon.codegraph import code_files, write_fingerprint
 from mfon.config import (canonical, command_line_overrides, dataset_settings, refuse_repeated_keys,
                          unknown_dataset_message, validate_config)
 from mfon.experiment import extraction_settings, search_trial_settings, teacher_settings, variant_settings
@@ -70,11 +72,15 @@ def settings(wildcards):
 
 
 def code(script, skip=(), also=()):
-    """The mfon source files ``workflow_scripts/<script>`` runs (its import closure, less the modules in
-    ``skip``, plus those in ``also``), listed as an input so that editing one of them reruns exactly the rules
-    that run it."""
-    return code_files(Path(workflow.basedir) / "workflow_scripts" / script, workflow.basedir, tuple(skip),
-                      tuple(also))
+    """A fingerprint of the mfon source files ``workflow_scripts/<script>`` runs (its import closure, less the
+    modules in ``skip``, plus those in ``also``), an input so that editing one of them reruns exactly the rules
+    that run it. One file, not the modules themselves: a job's header on the console stays short."""
+    files = code_files(Path(workflow.basedir) / "workflow_scripts" / script, workflow.basedir, tuple(skip),
+                       tuple(also))
+    selection = repr((sorted(skip), sorted(also)))
+    name = Path(script).stem + (f"-{hashlib.sha256(selection.encode()).hexdigest()[:10]}" if skip or also else "")
+    about = f"mfon modules workflow_scripts/{script} runs" + (f" (skip, also: {selection})" if skip or also else "")
+    return write_fingerprint(layout.code_fingerprint(name), files, workflow.basedir, about)
 
 
 def final_targets(dataset):
@@ -237,3 +243,39 @@ def raise_unknown_dataset(w):
     """Input function of the unknown_dataset step (rules/unknown_dataset.smk); it always stops the planning."""
     name = layout.dataset_of(w.unknown_target)
     raise WorkflowError(unknown_dataset_message(name, list(DATASETS), config_file="config/config.yaml"))
+
+
+def report_request():
+    """The targets of a `snakemake --report` command line ([] for the default target), or None when it makes no
+    report. The Snakefile is parsed before Snakemake hands the report request to the workflow, so it is read from
+    the command line, with Snakemake's own parser."""
+    if not any(arg == "--report" or arg.startswith("--report=") for arg in sys.argv[1:]):
+        return None
+    from snakemake.cli import get_argument_parser
+
+    try:
+        args, _ = get_argument_parser().parse_known_args(sys.argv[1:])
+    except (SystemExit, Exception):  # not Snakemake's command line (the API): no check
+        return None
+    return list(args.targets) if args.report else None
+
+
+def refuse_report_on_missing_files(default_targets):
+    """`--report` on results that are not there (a run made with other --config values, or not run yet) ends in
+    a hundred "Missing metadata" lines and "marked for report but does not exist": say once what is missing and
+    which command makes it."""
+    targets = report_request()
+    if targets is None:
+        return
+    files = [t for t in targets if t not in {rule.name for rule in workflow.rules}] or list(default_targets)
+    missing = [path for path in files if not Path(path).exists()]
+    if missing:
+        overrides = CLI_OVERRIDES or "none"
+        raise WorkflowError(
+            f"--report: {len(missing)} of the {len(files)} files it reports on are not made (e.g. "
+            f"{', '.join(missing[:3])}). The report covers the run these command-line options configure: if the "
+            "run was made with --config or --configfile values, give --report the same ones (this command's "
+            "values: "
+            f"{overrides}); otherwise make the files first with the same options without --report "
+            "(README \"Looking at results\", docs/report.md)."
+        )

@@ -6,6 +6,6 @@ rule unknown_dataset:
     output:
         layout.under_results("{unknown_target}"),
     wildcard_constraints:
-        unknown_target=rf"(?!(?:{one_of(DATASETS)})[_/]).+",
+        unknown_target=rf"(?!(?:{one_of(DATASETS)})[_/]|{re.escape(layout.CODE_DIR)}/).+",
     input:
         raise_unknown_dataset,

@@ -257,3 +257,14 @@ def test_transcript_follows_text_factor():
     assert len(hi) >= 10 and len(lo) >= 10
     assert np.mean(hi) - np.mean(lo) > 0.8, (np.mean(hi), np.mean(lo))
     assert all(s.text == s.text.lower() and "," not in s.text for s in specs)
+
+
+def test_demo_corpus_generation_reports_progress_on_the_console(tmp_path, caplog):
+    # ~95 s of the demo's first job printed nothing on the console
+    from mfon.demo import generate_demo_corpus
+    from mfon.logutil import PROGRESS_LOGGER
+
+    with caplog.at_level("INFO", logger=PROGRESS_LOGGER):
+        generate_demo_corpus(tmp_path, n_speakers=1, clips_per_speaker=2, min_duration=0.5, max_duration=0.6)
+    lines = [r.getMessage() for r in caplog.records if r.name == PROGRESS_LOGGER]
+    assert lines and lines[-1].startswith("demo corpus: clips written: 2/2 ("), lines

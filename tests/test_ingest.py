@@ -293,3 +293,22 @@ def test_ingest_scale_benchmark_prints_time_and_peak_memory_against_the_declarat
     assert proc.returncode == 0, proc.stderr
     assert "sheet: 3,006 rows" in proc.stdout and "kept 6, rejected 3,000" in proc.stdout
     assert "the rule declares mem_mb=1000 (within it)" in proc.stdout, proc.stdout
+
+
+def test_rejected_rows_are_counted_on_the_console_with_the_file_that_lists_them(tmp_path, caplog):
+    # 6 rows, 2 rejected: the console said only "probing clips: 5/5" (one was rejected before probing)
+    from mfon.logutil import PROGRESS_LOGGER
+    from mfon.manifest import ingest_to_files
+
+    for clip in "12346":
+        write_clip(tmp_path / "Raw" / "v" / f"{clip}.mp4", 0.5)
+    rows = [{"video_id": "v", "clip_id": c} for c in "12345"] + [{"video_id": "v", "clip_id": "6", "label": "x"}]
+    sheet = write_sheet(tmp_path, rows)
+    rejected = tmp_path / "qc" / "rejected.tsv"
+    with caplog.at_level("INFO", logger=PROGRESS_LOGGER):
+        ingest_to_files(sheet, tmp_path, tmp_path / "manifest.tsv", rejected, tmp_path / "refused.tsv")
+    console = [r.getMessage() for r in caplog.records if r.name == PROGRESS_LOGGER]
+    assert len(console) == 2 and console[0].startswith("probing clips: 5/5"), console
+    assert console[1] == ("rejected 2 of 6 rows (1 x label … is not a plain decimal number, 1 x media file is "
+                          f"missing): every one with its reason in {rejected}")
+    assert len(read_tsv(rejected)) == 2

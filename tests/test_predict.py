@@ -172,6 +172,12 @@ def test_cli_prints_the_same_number_as_json_and_a_summary(run):
     assert proc.returncode == 0, proc.stderr
     assert f"sentiment: {predictions[key]:+.3f}" in proc.stdout
     assert "teachers:  visual" in proc.stdout and "frames:" in proc.stdout and "face:" in proc.stdout
+    # MediaPipe/TFLite/absl lines (`W0000 ... inference_feedback_manager.cc:114] ...`) go to a log the console names
+    assert ".cc:" not in proc.stderr, proc.stderr
+    (note,) = [line for line in proc.stderr.splitlines() if "native-library messages" in line]
+    log = Path(note.rsplit(" in ", 1)[1])
+    assert ".cc:" in log.read_text()
+    log.unlink()
 
 
 def test_errors_name_the_file(run, tmp_path):

@@ -374,6 +374,43 @@ def test_a_killed_run_resumes_to_the_same_outputs(teachers, sources, tmp_path):
     assert without_seconds(killed_dir / "history.tsv") == without_seconds(tmp_path / "whole" / "history.tsv")
 
 
+def test_sigterm_stops_a_run_at_the_next_epoch_boundary_and_a_rerun_continues_it(teachers, sources, tmp_path):
+    # A background run stopped with SIGTERM trained on to its end; now it stops after the epoch under way
+    out, _ = teachers
+    script = tmp_path / "run.py"
+    script.write_text("from mfon.logutil import setup_logging\nsetup_logging()\n" + RUN_SCRIPT)  # log to stderr
+    whole = start_run(script, run_args(sources, out, tmp_path / "whole", epochs=8))
+    assert whole.wait(timeout=600) == 0, whole.stderr.read()
+    stopped_dir = tmp_path / "stopped"
+    proc = start_run(script, run_args(sources, out, stopped_dir, epochs=8))
+    deadline = time.monotonic() + 600
+    while not (stopped_dir / RESUME_FILE).exists():  # the first epoch is done
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=300) == 1
+    log = proc.stderr.read()
+    epoch = torch.load(stopped_dir / RESUME_FILE, weights_only=True)["epoch"]
+    assert 1 <= epoch < 8 and f"stopped by SIGTERM after epoch {epoch} of 8; rerun the same command" in log, log
+    assert log.count(" epoch ") - log.count("stopped by SIGTERM after epoch") == epoch  # no epoch begun after it
+    assert f"epoch 1/8: " in log and "s to go)" in log  # each epoch line says how long the run has left
+    assert not any((stopped_dir / name).exists() for name in ("checkpoint.pt", "metrics.json", "predictions.tsv",
+                                                                 "history.tsv")), "outputs that look finished"
+    again = start_run(script, run_args(sources, out, stopped_dir, epochs=8))
+    assert again.wait(timeout=600) == 0, again.stderr.read()
+    for name in ("checkpoint.pt", "predictions.tsv", "metrics.json"):
+        assert (stopped_dir / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+
+
+def test_epoch_lines_say_how_long_the_run_has_left():
+    from mfon.training import time_left
+
+    assert time_left([{"seconds": 4.0}, {"seconds": 6.0}], 3) == "; about 15 s to go"
+    assert time_left([{"seconds": 10.0}], 30) == "; about 5 min to go"
+    assert time_left([{"seconds": 10.0}], 0) == ""  # the last epoch
+
+
 def test_a_resume_state_of_another_config_is_refused(teachers, sources, tmp_path, monkeypatch, caplog):
     import mfon.mfon_training as training_module
 

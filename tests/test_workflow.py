@@ -86,7 +86,8 @@ def finished_copy(base: Path, config: dict, dataset: dict, files=WORKFLOW_FILES)
     (workdir / "config" / "datasets").mkdir(parents=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     (workdir / "config" / "datasets" / f"{dataset['name']}.yaml").write_text(yaml.safe_dump(dataset))
-    snakemake(workflow, workdir, "--cores", "2")
+    proc = snakemake(workflow, workdir, "--cores", "2")
+    (base / "console.txt").write_text(proc.stdout + proc.stderr)  # what the terminal showed
     return workflow, workdir
 
 
@@ -195,6 +196,36 @@ def test_editing_visual_module_reruns_visual_only(run):
 def test_editing_the_mfon_loss_or_trainer_reruns_no_teacher(run, module):
     """The teachers and their stored vectors do not run the MFON loss or trainer, so they are not retrained."""
     assert {rule for rule, _ in planned_after_editing(*run, module)} == {"all", "train_mfon", "table"}
+
+
+def test_console_shows_every_jobs_progress_with_short_job_headers(run):
+    # Each job listed every mfon module it runs as an input: lines of 1,615 characters, progress lines buried
+    console = (run[1].parent / "console.txt").read_text().splitlines()
+    for job in ["tiny/mfon/mfon_seed1111", "tiny/mfon/text_only_seed1111", "tiny/mfon/visual_only_seed1111",
+                "tiny/teachers/visual_seed1111", "tiny/teachers/acoustic_seed1111"]:
+        assert any(line.startswith(f"[{job}] epoch 1/1: ") for line in console), (job, console)
+    assert any(line.startswith("[tiny/ingest] probing clips: 9/9") for line in console)
+    assert not [line for line in console if "/mfon/" in line and ".py" in line]  # no module file in a header
+    # What is still over 300 characters lists data files: Snakemake's reasons and the inputs of the jobs that read
+    # many (a multimodal run, the table, all); before, 29 lines of this run, now 10
+    long = [line.strip().split(":")[0] for line in console if len(line) > 300]
+    assert set(long) <= {"reason", "input"} and len(long) <= 12, long
+
+
+def test_a_module_edit_is_explained_by_its_fingerprint(run):
+    workflow, workdir = run
+    fingerprint = workdir / "results" / ".code" / "train_mfon.sha256"
+    assert "  mfon/losses.py\n" in fingerprint.read_text()
+    path = workflow / "mfon" / "losses.py"
+    original, stat = path.read_text(), path.stat()
+    try:
+        path.write_text(original + "\n# edited\n")
+        dry_run = snakemake(workflow, workdir, "-n", "--cores", "2").stdout
+    finally:
+        path.write_text(original)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert "Updated input files: results/.code/train_mfon.sha256" in dry_run, dry_run[-3000:]
+    assert planned_jobs(snakemake(workflow, workdir, "-n", "--cores", "2").stdout) == set()  # restored: no rerun
 
 
 def ingest_bad_sheet(workdir: Path, sheet: str) -> subprocess.CompletedProcess:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..atomic import atomic_path
+from ..logutil import Progress
 from .audio import render_clip_audio
 from .spec import ClipSpec, demo_clip_specs
 from .video import render_clip_frames
@@ -152,10 +153,10 @@ def generate_demo_corpus(root: Path, **options) -> Path:
     specs = demo_clip_specs(fps=fmt.fps, **{k: v for k, v in options.items() if k not in format_keys})
     start = time.monotonic()
     log.info("generating %d demo clips (%d speakers) under %s", len(specs), len({s.video_id for s in specs}), root)
-    for i, spec in enumerate(specs, 1):
+    progress = Progress(len(specs), "demo corpus: clips written")  # on the console: the corpus takes minutes
+    for spec in specs:
         write_clip(spec, root / "Raw" / spec.video_id / f"{spec.clip_id}.mp4", fmt)
-        if i % 10 == 0 or i == len(specs):
-            log.info("demo corpus: %d/%d clips written (%.1f s)", i, len(specs), time.monotonic() - start)
+        progress.step()
     label_csv = root / "label.csv"
     write_label_csv(label_csv, specs)
     log.info("demo corpus ready: %s (%d clips, %.1f s)", label_csv, len(specs), time.monotonic() - start)
