@@ -22,6 +22,11 @@ def run_files(name):
                       for _, _, folder in dataset_runs(w.dataset)]
 
 
+def teacher_folders(dataset):
+    """The run folders of the teachers the dataset's variants distil from."""
+    return [str(Path(checkpoint).parent) for checkpoint in teacher_checkpoints(dataset, run_variants(dataset))]
+
+
 def run_variant(w):
     """The variant of the run a job with layout.RUN_DIR_PATTERN's wildcards is about."""
     return layout.parse_run_dir(layout.RUN_DIR_PATTERN.format(dataset=w.dataset, run_folder=w.run_folder,
@@ -48,8 +53,10 @@ def report_targets(dataset):
     if not ANALYSIS["outputs"]:
         return []
     targets = [layout.plot(dataset, "training_overview"), layout.plot(dataset, "qc"),
-               layout.merged_predictions(dataset),
+               layout.merged_predictions(dataset), layout.table(dataset, "per_seed"),
+               layout.worst_clips(dataset, ext="html"),
                *[layout.run_analysis_file(folder, "curves") for _, _, folder in dataset_runs(dataset)],
+               *[layout.run_analysis_file(folder, "curves") for folder in teacher_folders(dataset)],
                *[layout.plot(dataset, f"predictions_{v}") for v in run_variants(dataset)],
                *[layout.table(dataset, t, ext="md") for t in table_names(dataset)],
                *[layout.plot(dataset, f"{t}_chart") for t in table_names(dataset)]]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mfon.figures import curves, predictions, qc, table_chart, tsne
+from mfon.figures.common import DPI, PAGE_WIDTH, VARIANT_COLOURS, variant_colour
 from mfon.analysis import merge_predictions, paper_table, sentiment_classes
 from mfon.tsv import read_tsv, write_tsv
 from mfon.errors import MfonError
@@ -46,6 +47,37 @@ def table_files(folder: Path) -> dict[str, str]:
 def runs(tmp_path):
     rng = np.random.default_rng(0)
     return {(v, s): _run(tmp_path / v / f"seed{s}", s, rng) for v in ("mfon", "no_lva_licl") for s in (1, 2)}
+
+
+def _legends_clear_of_data(fig) -> int:
+    """Assert that no legend of ``fig`` covers an axes' data area (colour bars aside); returns how many legends."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()  # the figure is closed: a canvas again to measure it on
+    fig.draw(renderer)
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+    data_axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+    for legend in legends:
+        box = legend.get_window_extent(renderer).shrunk(0.99, 0.99)
+        for ax in data_axes:
+            assert not box.overlaps(ax.get_window_extent(renderer)), (
+                [t.get_text() for t in legend.get_texts()], ax.get_title())
+        assert min(t.get_fontsize() for t in legend.get_texts()) >= 8
+    return len(legends)
+
+
+def _fits_the_page(path: Path) -> None:
+    """The PNG is no wider than the report's column (PAGE_WIDTH at DPI, a little slack for tight bounding boxes)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.width <= PAGE_WIDTH * DPI * 1.05, (path, image.size)
+
+
+def _bar_colours(fig) -> dict[str, tuple]:
+    """Label -> face colour of every bar series of ``fig``."""
+    return {c.get_label(): tuple(c.patches[0].get_facecolor()) for ax in fig.axes for c in ax.containers
+            if hasattr(c, "patches")}
 
 
 def _png(path: Path) -> bool:
@@ -167,3 +199,73 @@ def test_paper_table_prints_mean_std_and_the_papers_row(runs, tmp_path):
     assert paper == "| MFON (paper) | – | 84.84 / 86.89 | 84.75 / 86.86 | 44.90 | 0.797 | 0.725 |"
     page = (tmp_path / "t.html").read_text()
     assert "<th>Acc7 ↑</th>" in page and '<tr class="paper"><td>MFON (paper)</td>' in page
+
+
+def test_figures_keep_legends_off_the_data_and_fit_the_page(runs, tmp_path):
+    folder = runs[("mfon", 1)]
+    figures = {
+        "curves.png": curves.plot_run_curves(folder / "history.tsv", folder / "metrics.json", tmp_path / "curves.png",
+                                             title="t"),
+        "overview.png": curves.plot_curves_overview(
+            [{"variant": v, "seed": s, "history": f / "history.tsv", "metrics": f / "metrics.json"}
+             for (v, s), f in runs.items()], tmp_path / "overview.png", title="t"),
+        "pred.png": predictions.plot_predictions([runs[("mfon", s)] / "predictions.tsv" for s in (1, 2)],
+                                                 tmp_path / "pred.png", title="t", seeds=[1, 2]),
+    }
+    build_table({v: [table_files(runs[(v, s)]) for s in (1, 2)] for v in ("mfon", "no_lva_licl")},
+                tmp_path / "table.csv", dataset="d", paper="mosi")
+    figures["chart.png"] = table_chart.plot_table_chart(tmp_path / "table.csv", tmp_path / "chart.png", title="t")
+    for name, fig in figures.items():
+        assert _legends_clear_of_data(fig) >= 1, name
+        _fits_the_page(tmp_path / name)
+
+
+def test_run_curves_leave_out_switched_off_terms_and_tick_whole_epochs(tmp_path):
+    history = [{"epoch": e, "train_total": 1.0 / e, "train_task": 0.8 / e, "train_va": 0.0, "train_icl": 0.0,
+                "valid_mse": 1.0 / e, "valid_Has0_acc_2": 0.5, "valid_MAE": 0.9, "valid_Corr": 0.1 * e}
+               for e in (1, 2)]
+    write_tsv(tmp_path / "history.tsv", history, list(history[0]))
+    (tmp_path / "metrics.json").write_text(json.dumps({"best_epoch": 2, "test": {}}))
+    fig = curves.plot_run_curves(tmp_path / "history.tsv", tmp_path / "metrics.json", tmp_path / "c.png", title="t")
+    losses, mse, fractions, mae = fig.axes[:4]
+    assert [t.get_text() for t in losses.get_legend().get_texts()] == ["total", "task", "kept: epoch 2"]
+    assert "off: va, icl" in losses.get_title()
+    # MAE has its own axes: the fractions' panel holds accuracy and Corr only.
+    assert [t.get_text() for t in fractions.get_legend().get_texts()] == ["Has0_acc_2", "Corr", "kept: epoch 2"]
+    assert [line.get_label() for line in mae.get_lines()][0].startswith("_")  # the MAE curve, unlabelled
+    np.testing.assert_array_equal(mae.get_lines()[0].get_ydata(), [0.9, 0.9])
+    for ax in fig.axes[:4]:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_one_colour_per_variant_in_every_chart(runs, tmp_path):
+    build_table({v: [table_files(runs[(v, s)]) for s in (1, 2)] for v in ("mfon", "no_lva_licl")},
+                tmp_path / "table.csv", dataset="d", paper="mosi")
+    build_table({v: [table_files(runs[(v, s)]) for s in (1, 2)] for v in ("no_lva_licl",)},
+                tmp_path / "ablation.csv", dataset="d", paper="mosi")
+    table = _bar_colours(table_chart.plot_table_chart(tmp_path / "table.csv", tmp_path / "t.png", title="t"))
+    ablation = _bar_colours(table_chart.plot_table_chart(tmp_path / "ablation.csv", tmp_path / "a.png", title="t"))
+    # no_lva_licl is second in one chart and first in the other: the same colour, its own.
+    name = "w/o L_ICL L_va"
+    assert table[name] == ablation[name] != table["MFON"]
+    from matplotlib.colors import to_rgba
+    assert table[name] == to_rgba(VARIANT_COLOURS["no_lva_licl"])
+    assert len(set(VARIANT_COLOURS.values())) == len(VARIANT_COLOURS)
+    # A name outside the variants (a baseline model) gets a colour of its own, the same every time.
+    assert variant_colour("self_mm") not in VARIANT_COLOURS.values()
+    assert variant_colour("self_mm") == variant_colour("self" + "_mm")
+
+
+def test_predictions_mark_each_seed_and_scale_the_confusion(runs, tmp_path):
+    fig = predictions.plot_predictions([runs[("mfon", s)] / "predictions.tsv" for s in (1, 2)], tmp_path / "p.png",
+                                       title="t", seeds=[1111, 1112])
+    scatter = fig.axes[0]
+    assert [t.get_text() for t in scatter.get_legend().get_texts()] == ["seed 1111", "seed 1112"]
+    first, second = scatter.collections[:2]
+    assert tuple(first.get_facecolor()[0]) != tuple(second.get_facecolor()[0])
+    assert len(first.get_offsets()) == 8 and len(second.get_offsets()) == 8  # each seed's 8 test clips
+    assert any(ax.get_label() == "<colorbar>" for ax in fig.axes)
+    with pytest.raises(MfonError, match="2 predictions files but 1 seeds"):
+        predictions.plot_predictions([runs[("mfon", s)] / "predictions.tsv" for s in (1, 2)], tmp_path / "p.png",
+                                     title="t", seeds=[1])
