@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mfon.figures import curves, predictions, qc, table_chart, tsne
-from mfon.figures.common import DPI, PAGE_WIDTH, VARIANT_COLOURS, variant_colour
+from mfon.figures.common import DPI, PAGE_HEIGHT, PAGE_WIDTH, VARIANT_COLOURS, variant_colour
 from mfon.analysis import merge_predictions, paper_table, sentiment_classes
 from mfon.tsv import read_tsv, write_tsv
 from mfon.errors import MfonError
@@ -67,11 +67,12 @@ def _legends_clear_of_data(fig) -> int:
 
 
 def _fits_the_page(path: Path) -> None:
-    """The PNG is no wider than the report's column (PAGE_WIDTH at DPI, a little slack for tight bounding boxes)."""
+    """The PNG keeps to the report's page (PAGE_WIDTH x PAGE_HEIGHT at DPI, a little slack for tight bounding
+    boxes): the page shrinks a wider figure and cuts the top off a taller one."""
     from PIL import Image
 
     with Image.open(path) as image:
-        assert image.width <= PAGE_WIDTH * DPI * 1.05, (path, image.size)
+        assert image.width <= PAGE_WIDTH * DPI * 1.05 and image.height <= PAGE_HEIGHT * DPI * 1.05, (path, image.size)
 
 
 def _bar_colours(fig) -> dict[str, tuple]:
@@ -206,9 +207,10 @@ def test_figures_keep_legends_off_the_data_and_fit_the_page(runs, tmp_path):
     figures = {
         "curves.png": curves.plot_run_curves(folder / "history.tsv", folder / "metrics.json", tmp_path / "curves.png",
                                              title="t"),
+        # Ten variants (the runs' files under every variant name): the overview keeps its size.
         "overview.png": curves.plot_curves_overview(
-            [{"variant": v, "seed": s, "history": f / "history.tsv", "metrics": f / "metrics.json"}
-             for (v, s), f in runs.items()], tmp_path / "overview.png", title="t"),
+            [{"variant": name, "seed": s, "history": f / "history.tsv", "metrics": f / "metrics.json"}
+             for name in VARIANT_COLOURS for (_, s), f in runs.items()], tmp_path / "overview.png", title="t"),
         "pred.png": predictions.plot_predictions([runs[("mfon", s)] / "predictions.tsv" for s in (1, 2)],
                                                  tmp_path / "pred.png", title="t", seeds=[1, 2]),
     }
@@ -236,7 +238,12 @@ def test_run_curves_leave_out_switched_off_terms_and_tick_whole_epochs(tmp_path)
     np.testing.assert_array_equal(mae.get_lines()[0].get_ydata(), [0.9, 0.9])
     for ax in fig.axes[:4]:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
-        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+        assert ticks == [1, 2], ticks
+    # A run of one epoch (a teacher's, often): one tick, at 1.
+    write_tsv(tmp_path / "history.tsv", history[:1], list(history[0]))
+    (tmp_path / "metrics.json").write_text(json.dumps({"best_epoch": 1, "test": {}}))
+    fig = curves.plot_run_curves(tmp_path / "history.tsv", tmp_path / "metrics.json", tmp_path / "c.png", title="t")
+    assert all(list(ax.get_xticks()) == [1] for ax in fig.axes[:4])
 
 
 def test_one_colour_per_variant_in_every_chart(runs, tmp_path):
@@ -269,3 +276,13 @@ def test_predictions_mark_each_seed_and_scale_the_confusion(runs, tmp_path):
     with pytest.raises(MfonError, match="2 predictions files but 1 seeds"):
         predictions.plot_predictions([runs[("mfon", s)] / "predictions.tsv" for s in (1, 2)], tmp_path / "p.png",
                                      title="t", seeds=[1])
+
+
+def test_overview_band_spans_the_seeds_epoch_by_epoch():
+    short = {"epoch": np.array([1.0, 2.0]), "valid_mse": np.array([4.0, 2.0])}
+    long = {"epoch": np.array([1.0, 2.0, 3.0]), "valid_mse": np.array([2.0, 1.0, 0.5])}
+    epochs, mean, low, high = curves._seed_band([short, long], "valid_mse")
+    np.testing.assert_array_equal(epochs, [1, 2, 3])
+    np.testing.assert_allclose(mean, [3.0, 1.5, 0.5])  # epoch 3: the seed that reached it
+    np.testing.assert_allclose(low, [2.0, 1.0, 0.5])
+    np.testing.assert_allclose(high, [4.0, 2.0, 0.5])

@@ -20,9 +20,11 @@ log = logging.getLogger(__name__)
 SENTIMENT_COLOURS = ("#c0392b", "#95a5a6", "#2471a3")  # negative, neutral, positive
 
 DPI = 110
-#: The widest figure, in inches, that the report page shows at its natural size (its content column is about
-#: 1000 px wide at :data:`DPI`); figures are drawn for this width and grow downwards, never sideways.
-PAGE_WIDTH = 9.0
+#: The size, in inches, a figure keeps to. The report page shows a figure at its natural size in a column about
+#: 850 px wide on a 1440 x 900 screen (narrower figures are not scaled), and centres it vertically in a pane of
+#: the window's height that cannot scroll above a figure's top: a taller figure loses its title.
+PAGE_WIDTH = 8.0
+PAGE_HEIGHT = 7.0
 LEGEND_FONT = 8
 
 # One colour per MFON variant, in the order of mfon.variants (tab10, then two more): the same variant has the

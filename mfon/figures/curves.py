@@ -11,7 +11,7 @@ from matplotlib.ticker import MaxNLocator
 from ..errors import MfonError
 from ..paper import PAPER_ROW_NAMES
 from ..tsv import read_tsv
-from .common import LEGEND_FONT, PAGE_WIDTH, legend_outside, need, plt, save
+from .common import LEGEND_FONT, PAGE_WIDTH, legend_outside, need, plt, save, variant_colour
 
 ERROR_METRICS = ("valid_mse", "valid_MAE")  # not fractions: each on its own axes
 
@@ -37,9 +37,15 @@ def loss_terms(h: dict[str, np.ndarray]) -> tuple[list[str], list[str]]:
     return [k for k in terms if k not in off], off
 
 
-def _epoch_axis(ax) -> None:
+def _epoch_axis(ax, epochs: np.ndarray) -> None:
+    """Whole epochs on the x axis: each one for a short run (a single epoch too), else matplotlib's integer ticks."""
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    first, last = int(np.nanmin(epochs)), int(np.nanmax(epochs))
+    if last - first <= 10:
+        ax.set_xticks(np.arange(first, last + 1))
+        ax.set_xlim(first - 0.3, last + 0.3)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def plot_run_curves(history: Path, metrics_json: Path, out_path: Path, *, title: str) -> None:
@@ -64,18 +70,34 @@ def plot_run_curves(history: Path, metrics_json: Path, out_path: Path, *, title:
     fractions.set_title("validation metrics (fractions; Corr)", fontsize=10)
     for ax in axes.flat:
         ax.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"kept: epoch {best}")
-        _epoch_axis(ax)
+        _epoch_axis(ax, epochs)
         legend_outside(ax)
     fig.suptitle(title)
     save(fig, out_path)
     return fig
 
 
-OVERVIEW_COLUMNS = ("train_total", "valid_mse", "valid_MAE", "valid_Corr")
+OVERVIEW_QUANTITIES = ("train_total", "valid_mse", "valid_MAE", "valid_Corr")
+
+
+def _seed_band(histories: list[dict[str, np.ndarray]], name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                           np.ndarray]:
+    """Epochs, and the mean, lowest and highest of ``name`` over the seeds at each epoch (runs of unequal length:
+    each epoch over the seeds that reached it)."""
+    epochs = np.unique(np.concatenate([h["epoch"] for h in histories]))
+    values = np.full((len(histories), len(epochs)), np.nan)
+    for i, h in enumerate(histories):
+        if name in h:
+            values[i, np.searchsorted(epochs, h["epoch"])] = h[name]
+    reached = ~np.all(np.isnan(values), axis=0)
+    values = values[:, reached]
+    return epochs[reached], np.nanmean(values, axis=0), np.nanmin(values, axis=0), np.nanmax(values, axis=0)
 
 
 def plot_curves_overview(runs: list[dict], out_path: Path, *, title: str) -> None:
-    """Small multiples: one row per variant, one column per quantity, one line per seed, kept epochs dotted.
+    """Every variant on the same four panels (total training loss, validation MSE, MAE, Corr): a line per variant
+    in its colour, the mean over seeds, the band from the lowest to the highest seed, each seed's kept epoch a dot.
+    The figure keeps its size however many variants there are (each run's own curves: :func:`plot_run_curves`).
 
     ``runs``: dicts with ``variant``, ``seed``, ``history`` and ``metrics`` (paths).
     """
@@ -83,32 +105,27 @@ def plot_curves_overview(runs: list[dict], out_path: Path, *, title: str) -> Non
         raise MfonError("cannot draw the training overview: no run given")
     need(*[r["history"] for r in runs], *[r["metrics"] for r in runs])
     variants = list(dict.fromkeys(r["variant"] for r in runs))
-    seeds = list(dict.fromkeys(r["seed"] for r in runs))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, axes = plt.subplots(len(variants), len(OVERVIEW_COLUMNS),
-                             figsize=(PAGE_WIDTH, 1.9 * len(variants) + 1.2),
-                             squeeze=False, sharex=True, layout="constrained")
-    for run in runs:
-        h, best = _history(run["history"]), _best_epoch(run["metrics"])
-        row = variants.index(run["variant"])
-        colour = colours[seeds.index(run["seed"]) % len(colours)]
-        for col, name in enumerate(OVERVIEW_COLUMNS):
-            ax = axes[row, col]
-            if name not in h:
+    loaded = [(r["variant"], _history(r["history"]), _best_epoch(r["metrics"])) for r in runs]
+    fig, axes = plt.subplots(2, 2, figsize=(PAGE_WIDTH, 6.4), sharex=True, layout="constrained")
+    for ax, name in zip(axes.flat, OVERVIEW_QUANTITIES):
+        for variant in variants:
+            histories = [h for v, h, _ in loaded if v == variant]
+            epochs, mean, low, high = _seed_band(histories, name)
+            if not epochs.size:
                 continue
-            ax.plot(h["epoch"], h[name], linewidth=1, color=colour, label=f"seed {run['seed']}")
-            kept = np.flatnonzero(h["epoch"] == best)
-            if kept.size:
-                ax.plot(best, h[name][kept[0]], "o", color=colour, markersize=4)
-    for row, variant in enumerate(variants):
-        axes[row, 0].set_ylabel(PAPER_ROW_NAMES.get(variant, variant), fontsize=9)
-    for col, name in enumerate(OVERVIEW_COLUMNS):
-        axes[0, col].set_title(name, fontsize=9)
-        _epoch_axis(axes[-1, col])
-    for ax in axes.flat:
+            colour = variant_colour(variant)
+            label = f"{PAPER_ROW_NAMES.get(variant, variant)} ({len(histories)} seeds)"
+            ax.plot(epochs, mean, linewidth=1.2, color=colour, label=label)
+            if len(histories) > 1:
+                ax.fill_between(epochs, low, high, color=colour, alpha=0.15, linewidth=0)
+            kept = [best for v, _, best in loaded if v == variant and best in epochs]
+            ax.plot(kept, np.interp(kept, epochs, mean), "o", color=colour, markersize=4)
+        ax.set_title(name, fontsize=10)
         ax.tick_params(labelsize=8)
+    for ax in axes[-1]:
+        _epoch_axis(ax, np.concatenate([h["epoch"] for _, h, _ in loaded]))
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(seeds), 6), fontsize=LEGEND_FONT)
-    fig.suptitle(f"{title}\n(dots: kept epoch)", fontsize=11)
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(variants), 3), fontsize=LEGEND_FONT)
+    fig.suptitle(f"{title}\n(line: mean over seeds; band: lowest to highest seed; dots: kept epochs)", fontsize=11)
     save(fig, out_path)
     return fig

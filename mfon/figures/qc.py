@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import MfonError
 from ..h5store import FeatureFile
 from ..tsv import read_tsv
-from .common import PAGE_WIDTH, legend_outside, need, plt, save
+from .common import PAGE_HEIGHT, PAGE_WIDTH, legend_outside, need, plt, save
 
 
 def _reason_kind(reason: str) -> str:
@@ -46,7 +46,7 @@ def qc_summary(clip_status: Path, features: dict[str, Path]) -> dict:
 
 def plot_qc(clip_status: Path, features: dict[str, Path], out_path: Path, *, title: str) -> None:
     summary = qc_summary(clip_status, features)
-    fig, grid = plt.subplots(2, 2, figsize=(PAGE_WIDTH, 7.0), layout="constrained")
+    fig, grid = plt.subplots(2, 2, figsize=(PAGE_WIDTH, PAGE_HEIGHT), layout="constrained")
     status, frames, faces, nonfinite = grid.flat
     names, counts = zip(*summary["reasons"].items())
     bars = status.barh(range(len(names)), counts, color="#5d6d7e")

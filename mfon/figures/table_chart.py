@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import MfonError
 from ..metrics import MOSI_KEYS, SIMS_KEYS
 from ..paper import PAPER_ROW_NAMES
-from .common import LEGEND_FONT, PAGE_WIDTH, need, plt, save, variant_colour
+from .common import LEGEND_FONT, PAGE_HEIGHT, PAGE_WIDTH, need, plt, save, variant_colour
 
 
 def plot_table_chart(table_csv: Path, out_path: Path, *, title: str) -> None:
@@ -25,7 +25,7 @@ def plot_table_chart(table_csv: Path, out_path: Path, *, title: str) -> None:
     keys = MOSI_KEYS if "Has0_acc_2_mean" in rows[0] else SIMS_KEYS
     panels = [("percent metrics", [k for k in keys if k not in ("MAE", "Corr")]), ("Corr ↑", ["Corr"]),
               ("MAE ↓", ["MAE"])]
-    fig = plt.figure(figsize=(PAGE_WIDTH, 7.0), layout="constrained")
+    fig = plt.figure(figsize=(PAGE_WIDTH, PAGE_HEIGHT), layout="constrained")
     grid = fig.add_gridspec(2, 2, height_ratios=[3, 2])
     axes = [fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])]
     has_paper = any(r.get(f"{k}_paper", "") != "" for r in rows for k in keys)

@@ -9,7 +9,7 @@ import numpy as np
 from ..analysis import SENTIMENT_CLASSES, load_representations, sentiment_classes
 from ..errors import MfonError
 from ..paper import PAPER_ROW_NAMES
-from .common import LEGEND_FONT, PAGE_WIDTH, SENTIMENT_COLOURS, need, plt, save
+from .common import LEGEND_FONT, PAGE_HEIGHT, PAGE_WIDTH, SENTIMENT_COLOURS, need, plt, save
 
 
 def tsne_embedding(vectors: np.ndarray, seed: int) -> np.ndarray:
@@ -28,9 +28,10 @@ def plot_tsne(representations: dict[str, Path], out_path: Path, *, title: str, f
               seed: int = 0) -> None:
     """The paper's Fig. 4: one panel per variant (``representations``: variant -> its saved .npz)."""
     need(*representations.values())
-    columns = min(2, len(representations))  # two panels a row: the figure keeps to the report's column
+    # Two (from five variants on, three) panels a row, the height capped: the figure keeps to the report's page.
+    columns = min(len(representations), 2 if len(representations) <= 4 else 3)
     rows = -(-len(representations) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(PAGE_WIDTH, PAGE_WIDTH / columns * rows * 0.9 + 0.8),
+    fig, axes = plt.subplots(rows, columns, figsize=(PAGE_WIDTH, min(PAGE_HEIGHT, PAGE_WIDTH / columns * rows + 0.8)),
                              squeeze=False, layout="constrained")
     for ax in axes.flat[len(representations):]:
         ax.set_visible(False)
