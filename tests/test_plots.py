@@ -10,7 +10,7 @@ import pytest
 
 from mfon.figures import curves, predictions, qc, table_chart, tsne
 from mfon.figures.common import DPI, PAGE_HEIGHT, PAGE_WIDTH, VARIANT_COLOURS, variant_colour
-from mfon.analysis import merge_predictions, paper_table, sentiment_classes
+from mfon.analysis import merge_predictions, paper_table, per_seed_table, sentiment_classes, worst_clips
 from mfon.tsv import read_tsv, write_tsv
 from mfon.errors import MfonError
 from mfon.h5store import SCHEMA_VERSION, write_feature_file
@@ -286,3 +286,69 @@ def test_overview_band_spans_the_seeds_epoch_by_epoch():
     np.testing.assert_allclose(mean, [3.0, 1.5, 0.5])  # epoch 3: the seed that reached it
     np.testing.assert_allclose(low, [2.0, 1.0, 0.5])
     np.testing.assert_allclose(high, [4.0, 2.0, 0.5])
+
+
+def test_paper_table_marks_the_best_mean_of_each_metric(runs, tmp_path):
+    build_table({v: [table_files(runs[(v, s)]) for s in (1, 2)] for v in ("mfon", "no_lva_licl")},
+                tmp_path / "t.csv", dataset="d", paper="mosi")
+    means = {v: {m: np.mean([json.loads((runs[(v, s)] / "metrics.json").read_text())["test"][m] for s in (1, 2)])
+                 for m in ("MAE", "Corr", "Mult_acc_7")} for v in ("mfon", "no_lva_licl")}
+    text = paper_table(tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.html", title="d")
+    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in text.splitlines() if "(mfon)" in line
+            or "(no_lva_licl)" in line}
+    lowest_mae = min(means, key=lambda v: means[v]["MAE"])  # MAE: lower is better
+    highest_corr = max(means, key=lambda v: means[v]["Corr"])
+    name = {"mfon": "MFON (mfon)", "no_lva_licl": "w/o L_ICL L_va (no_lva_licl)"}
+    mae_cells = {v: rows[name[v]][-1] for v in means}
+    corr_cells = {v: rows[name[v]][-2] for v in means}
+    assert mae_cells[lowest_mae].startswith(f"**{means[lowest_mae]['MAE']:.3f} ± ")
+    assert not any(mae_cells[v].startswith("**") for v in means if v != lowest_mae)
+    assert corr_cells[highest_corr].startswith("**") and sum(c.startswith("**") for c in corr_cells.values()) == 1
+    assert "(paper)" in text and not any("**" in line for line in text.splitlines() if "(paper)" in line)
+    page = (tmp_path / "t.html").read_text()
+    assert f"<b>{means[lowest_mae]['MAE']:.3f} ± " in page and "**" not in page
+    # One row: nothing to compare, nothing bold.
+    build_table({"mfon": [table_files(runs[("mfon", s)]) for s in (1, 2)]}, tmp_path / "one.csv", dataset="d",
+                paper="mosi")
+    assert "**" not in paper_table(tmp_path / "one.csv", tmp_path / "one.md", title="d")
+
+
+def test_per_seed_table_lists_every_run_and_teacher(runs, tmp_path):
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    (teacher / "metrics.json").write_text(json.dumps({"best_epoch": 4, "kind": "teacher",
+                                                      "test": {"MAE": 1.25, "Corr": 0.5}}))
+    listed = [{"model": v, "seed": s, "metrics": runs[(v, s)] / "metrics.json"} for v, s in runs]
+    listed.append({"model": "teacher visual", "seed": 1, "metrics": teacher / "metrics.json"})
+    per_seed_table(listed, tmp_path / "per_seed.csv")
+    import csv
+    with open(tmp_path / "per_seed.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["model"], r["seed"]) for r in rows] == [(v, str(s)) for v, s in runs] + [("teacher visual", "1")]
+    for row, (v, s) in zip(rows, runs):
+        test = json.loads((runs[(v, s)] / "metrics.json").read_text())["test"]
+        assert {k: float(row[k]) for k in test} == test and row["best_epoch"] == "3"
+    assert rows[-1]["MAE"] == "1.25" and rows[-1]["Has0_acc_2"] == "" and rows[-1]["best_epoch"] == "4"
+    (teacher / "metrics.json").write_text("{}")
+    with pytest.raises(MfonError, match="teacher/metrics.json: not a run's metrics file.*rerun teacher visual"):
+        per_seed_table(listed, tmp_path / "again.csv")
+    assert not (tmp_path / "again.csv").exists()
+
+
+def test_worst_clips_rank_each_variants_errors_with_the_transcript(tmp_path):
+    manifest = [{"key": f"v$_${i}", "video_id": "v", "clip_id": str(i), "text": f"words {i}"} for i in range(4)]
+    write_tsv(tmp_path / "manifest.tsv", manifest, list(manifest[0]))
+    merged = [{"video_id": "v", "clip_id": str(i), "split": split, "variant": variant, "seed": seed,
+               "truth": 1.0, "prediction": 1.0 + error}
+              for variant, seed, i, split, error in [("mfon", 1, 0, "test", 0.5), ("mfon", 2, 0, "test", -2.0),
+                                                     ("mfon", 1, 1, "test", 0.1), ("mfon", 1, 2, "valid", 3.0),
+                                                     ("no_prompt", 1, 3, "test", 1.5)]]
+    write_tsv(tmp_path / "merged.tsv", merged, list(merged[0]))
+    rows = worst_clips(tmp_path / "merged.tsv", tmp_path / "manifest.tsv", tmp_path / "worst.tsv",
+                       tmp_path / "worst.html", n=2)
+    assert [(r["variant"], r["rank"], r["seed"], r["clip_id"], r["abs_error"]) for r in rows] == [
+        ("mfon", 1, "2", "0", 2.0), ("mfon", 2, "1", "0", 0.5), ("no_prompt", 1, "1", "3", 1.5)]
+    assert rows[0]["transcript"] == "words 0"  # the valid clip with the largest error is not listed
+    assert read_tsv(tmp_path / "worst.tsv")[0]["transcript"] == "words 0"
+    page = (tmp_path / "worst.html").read_text()
+    assert "<td>words 3</td>" in page and page.count("<tr>") == 1 + len(rows)
