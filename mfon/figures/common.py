@@ -20,10 +20,10 @@ log = logging.getLogger(__name__)
 SENTIMENT_COLOURS = ("#c0392b", "#95a5a6", "#2471a3")  # negative, neutral, positive
 
 DPI = 110
-#: The size, in inches, a figure keeps to. The report page shows a figure at its natural size in a column about
-#: 850 px wide on a 1440 x 900 screen (narrower figures are not scaled), and centres it vertically in a pane of
-#: the window's height that cannot scroll above a figure's top: a taller figure loses its title.
-PAGE_WIDTH = 8.0
+#: The size, in inches, a figure keeps to. The report page shows a figure in a column about 800 px wide on a
+#: 1440 x 900 screen (a wider figure is shrunk to it), centred vertically in a pane of the window's height that
+#: cannot scroll above the figure's top (a taller figure loses its title).
+PAGE_WIDTH = 7.5
 PAGE_HEIGHT = 7.0
 LEGEND_FONT = 8
 
