@@ -165,8 +165,9 @@ def paper_table(table_csv: Path, out_md: Path, out_html: Path | None = None, *, 
     return text
 
 
-def _html_page(title: str, header: list[str], body: list[list[str]], note: str) -> str:
-    """A standalone page with the table (the Snakemake report shows it in a frame)."""
+def _html_page(title: str, header: list[str], body: list[list[str]], note: str, text_column: int = 0) -> str:
+    """A standalone page with the table (the Snakemake report shows it in a frame); numbers right-aligned, the
+    first column and ``text_column`` (1-based; 0: none) left-aligned."""
     def cells(tag: str, row: list[str]) -> str:
         # **best** (the Markdown's bold) becomes <b>best</b>: the cells are escaped first, so only the marks turn
         return "".join(f"<{tag}>" + BOLD.sub(r"<b>\1</b>", html.escape(c)) + f"</{tag}>" for c in row)
@@ -174,7 +175,8 @@ def _html_page(title: str, header: list[str], body: list[list[str]], note: str) 
     rows = "".join(('<tr class="paper">' if row[1] == "–" else "<tr>") + cells("td", row) + "</tr>" for row in body)
     style = ("body{font-family:sans-serif}table{border-collapse:collapse}"
              "td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}td:first-child{text-align:left}"
-             "tr.paper{color:#666;font-style:italic}")
+             "tr.paper{color:#666;font-style:italic}"
+             + (f"td:nth-child({text_column}){{text-align:left}}" if text_column else ""))
     return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{style}</style></head><body><h3>{html.escape(title)}</h3>"
             f"<table><thead><tr>{cells('th', header)}</tr></thead><tbody>{rows}</tbody></table>"
@@ -184,7 +186,7 @@ def _html_page(title: str, header: list[str], body: list[list[str]], note: str) 
 # ------------------------------------------------------------------------------------------------ per-seed table
 def per_seed_table(runs: list[dict], out_csv: Path) -> list[dict]:
     """Every run's test metrics, one row per run: ``runs`` holds ``model`` (a variant, or ``teacher <modality>``),
-    ``seed`` and ``metrics`` (the run's metrics.json). Columns: model, seed, the kept epoch, then the metrics in
+    ``seed`` and ``metrics`` (the metrics file the run wrote). Columns: model, seed, the kept epoch, then the metrics in
     the order the first run lists them (a metric a run lacks is left empty)."""
     rows, metric_names = [], {}
     for run in runs:
@@ -236,6 +238,7 @@ def worst_clips(merged: Path, manifest: Path, out_tsv: Path, out_html: Path | No
                 f"together; abs_error = |prediction − truth|.")
         body = [[str(r[c]) for c in WORST_CLIP_COLUMNS] for r in rows]
         with atomic_path(out_html) as tmp:
-            tmp.write_text(_html_page(title, WORST_CLIP_COLUMNS, body, note), encoding="utf-8")
+            tmp.write_text(_html_page(title, WORST_CLIP_COLUMNS, body, note,
+                                      text_column=WORST_CLIP_COLUMNS.index("transcript") + 1), encoding="utf-8")
     log.info("wrote %s: %d rows from %d variants", out_tsv, len(rows), len(by_variant))
     return rows

@@ -251,16 +251,16 @@ rule paper_table:
 rule per_seed_table:
     input:
         metrics=run_files("metrics"),
-        teachers=lambda w: [layout.run_outputs(folder)["metrics"] for folder in teacher_folders(w.dataset)],
+        teachers=lambda w: [layout.run_outputs(folder)["metrics"]
+                            for _, _, folder in teacher_runs(w.dataset, run_variants(w.dataset))],
         code=code("per_seed_table.py"),
     output:
         table=report(layout.table("{dataset}", "per_seed"), caption="../report/per_seed.rst", category="{dataset}",
                      subcategory="Tables", labels={"table": "per seed", "form": "table"}),
     params:
-        models=lambda w: [v for v, _, _ in dataset_runs(w.dataset)]
-                         + [f"teacher {Path(f).parent.name}" for f in teacher_folders(w.dataset)],
-        seeds=lambda w: [s for _, s, _ in dataset_runs(w.dataset)]
-                        + [int(Path(f).name[len("seed"):]) for f in teacher_folders(w.dataset)],
+        # One (model, seed) per metrics file, in the order of the inputs: the runs, then the teachers.
+        runs=lambda w: [[v, s] for v, s, _ in dataset_runs(w.dataset)]
+                       + [[f"teacher {m}", s] for m, s, _ in teacher_runs(w.dataset, run_variants(w.dataset))],
     conda:
         "../envs/mfon.yaml"
     log:

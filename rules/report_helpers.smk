@@ -22,11 +22,6 @@ def run_files(name):
                       for _, _, folder in dataset_runs(w.dataset)]
 
 
-def teacher_folders(dataset):
-    """The run folders of the teachers the dataset's variants distil from."""
-    return [str(Path(checkpoint).parent) for checkpoint in teacher_checkpoints(dataset, run_variants(dataset))]
-
-
 def run_variant(w):
     """The variant of the run a job with layout.RUN_DIR_PATTERN's wildcards is about."""
     return layout.parse_run_dir(layout.RUN_DIR_PATTERN.format(dataset=w.dataset, run_folder=w.run_folder,
@@ -52,11 +47,12 @@ def report_targets(dataset):
     """What `rule all` builds for the report besides the tables (none when analysis.outputs is false)."""
     if not ANALYSIS["outputs"]:
         return []
+    teachers = teacher_runs(dataset, run_variants(dataset))
     targets = [layout.plot(dataset, "training_overview"), layout.plot(dataset, "qc"),
                layout.merged_predictions(dataset), layout.table(dataset, "per_seed"),
                layout.worst_clips(dataset, ext="html"),
                *[layout.run_analysis_file(folder, "curves") for _, _, folder in dataset_runs(dataset)],
-               *[layout.run_analysis_file(folder, "curves") for folder in teacher_folders(dataset)],
+               *[layout.run_analysis_file(folder, "curves") for _, _, folder in teachers],
                *[layout.plot(dataset, f"predictions_{v}") for v in run_variants(dataset)],
                *[layout.table(dataset, t, ext="md") for t in table_names(dataset)],
                *[layout.plot(dataset, f"{t}_chart") for t in table_names(dataset)]]
