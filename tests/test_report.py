@@ -67,9 +67,9 @@ def test_nothing_reruns_and_a_figure_change_redraws_that_figure_only(run):
         return {rule for rule, _ in planned_after_editing(workflow, workdir, module)} - {"all"}
 
     assert redrawn("mfon/figures/qc.py") == {"qc_figure"}
-    assert redrawn("mfon/figures/curves.py") == {"run_curves", "training_overview"}
-    assert redrawn("mfon/figures/common.py") == {
-        "run_curves", "training_overview", "prediction_figure", "table_chart", "qc_figure", "tsne_figure"}
+    assert redrawn("mfon/figures/curves.py") == {"run_curves", "teacher_curves", "training_overview"}
+    assert redrawn("mfon/figures/common.py") == {"run_curves", "teacher_curves", "training_overview",
+                                                 "prediction_figure", "table_chart", "qc_figure", "tsne_figure"}
 
 
 def test_tsne_is_drawn_from_the_saved_test_vectors(run):
