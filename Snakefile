@@ -1,5 +1,5 @@
 # MFON pipeline: raw clip videos -> manifest -> acoustic, visual and text HDF5 features -> unimodal teachers
-# -> MFON runs (variants x seeds) -> metric tables.
+# -> MFON runs (variants x seeds) -> metric tables; MMSA's baselines on the same features (rules/baselines.smk).
 # The stages, their inputs, outputs and knobs are all in rules/*.smk; the logic lives in the mfon package.
 from snakemake.utils import min_version
 
@@ -18,6 +18,7 @@ include: "rules/teachers.smk"
 include: "rules/mfon.smk"
 include: "rules/search.smk"
 include: "rules/tables.smk"
+include: "rules/baselines.smk"
 include: "rules/report.smk"
 
 

@@ -111,16 +111,27 @@ def best_means(rows: list[dict], metrics) -> dict[str, str]:
     return {m: _number(m, pick[m](float(r[f"{m}_mean"]) for r in rows)) for m in metrics}
 
 
-def paper_table_rows(table_csv: Path) -> tuple[list[str], list[list[str]], str]:
-    """Header, rows and footnote of a table written by :func:`mfon.tables.build_table`, laid out as the paper's
-    Tables 2-5: ours as mean ± population std over seeds, the best mean of each metric in bold (``**``; equal
-    printed means are all bold); a "(paper)" row after each variant the paper reports."""
-    if not Path(table_csv).is_file():
-        raise MfonError(f"metric table not found: {table_csv}")
-    with open(table_csv, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        raise MfonError(f"{table_csv}: has no rows")
+def read_metric_tables(table_csvs: Path | str | list) -> list[dict]:
+    """The rows of one table written by :func:`mfon.tables.build_table`, or of several in order (the baselines'
+    table above the MFON table)."""
+    rows = []
+    for table_csv in [table_csvs] if isinstance(table_csvs, (str, Path)) else table_csvs:
+        if not Path(table_csv).is_file():
+            raise MfonError(f"metric table not found: {table_csv}")
+        with open(table_csv, encoding="utf-8", newline="") as fh:
+            found = list(csv.DictReader(fh))
+        if not found:
+            raise MfonError(f"{table_csv}: has no rows")
+        rows += found
+    return rows
+
+
+def paper_table_rows(table_csvs: Path | str | list) -> tuple[list[str], list[list[str]], str]:
+    """Header, rows and footnote of a table written by :func:`mfon.tables.build_table` (or of several, one after
+    the other), laid out as the paper's Tables 2-5: ours as mean ± population std over seeds, the best mean of each
+    metric over all rows in bold (``**``; equal printed means are all bold); a "(paper)" row after each row the
+    paper reports, "–" where it prints no number."""
+    rows = read_metric_tables(table_csvs)
     family = "mosi" if "Has0_acc_2_mean" in rows[0] else "sims"
     columns = PAPER_COLUMNS[family]
     best = best_means(rows, [m for _, metrics in columns for m in metrics])
@@ -136,10 +147,10 @@ def paper_table_rows(table_csv: Path) -> tuple[list[str], list[list[str]], str]:
         name = PAPER_ROW_NAMES.get(row["variant"], row["variant"])
         body.append([f"{name} ({row['variant']})", row["n_seeds"],
                      *(" / ".join(mean_std(row, m) for m in metrics) for _, metrics in columns)])
-        if all(row.get(f"{m}_paper", "") != "" for _, metrics in columns for m in metrics):
+        if any(row.get(f"{m}_paper", "") != "" for _, metrics in columns for m in metrics):
             body.append([f"{name} (paper)", "–",
-                         *(" / ".join(_number(m, float(row[f"{m}_paper"])) for m in metrics)
-                           for _, metrics in columns)])
+                         *(" / ".join(_number(m, float(row[f"{m}_paper"])) if row.get(f"{m}_paper", "") != ""
+                                      else "–" for m in metrics) for _, metrics in columns)])
     note = (f"Split {rows[0]['split']}; accuracies and F1 in %, mean ± population std over seeds; bold: the best "
             f"mean of each metric"
             + ("; Acc2 and F1: negative/non-negative (Has0) / negative/positive (Non0)." if family == "mosi" else "."))
@@ -153,9 +164,10 @@ def markdown_table(header: list[str], body: list[list[str]], note: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def paper_table(table_csv: Path, out_md: Path, out_html: Path | None = None, *, title: str) -> str:
-    """Write the paper-style table as Markdown (and as an HTML page for the report); returns the Markdown."""
-    header, body, note = paper_table_rows(table_csv)
+def paper_table(table_csvs: Path | str | list, out_md: Path, out_html: Path | None = None, *, title: str) -> str:
+    """Write the paper-style table of one or several metric tables (:func:`paper_table_rows`) as Markdown (and
+    as an HTML page for the report); returns the Markdown."""
+    header, body, note = paper_table_rows(table_csvs)
     text = f"### {title}\n\n" + markdown_table(header, body, note)
     with atomic_path(out_md) as tmp:
         tmp.write_text(text, encoding="utf-8")

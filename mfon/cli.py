@@ -110,7 +110,7 @@ def _export_mmsa(args: argparse.Namespace) -> None:
     folder = args.dataset_dir.resolve()
     max_frames = {m: n for m, n in (("visual", args.max_visual_frames), ("acoustic", args.max_acoustic_frames)) if n}
     made = export_mmsa_pickle(FeatureSources.for_dataset(folder.parent, folder.name), args.out, family=args.family,
-                              max_frames=max_frames)
+                              max_frames=max_frames, text_model=args.text_model)
     print(json.dumps({k: made[k] for k in ("clips", "padded_frames", "unimodal_labels")}))
 
 
@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="label family: mosi ([-3, 3]) or sims ([-1, 1]); sets classification_labels")
     p.add_argument("--max-visual-frames", type=int, default=None, help="truncate vision to this many frames")
     p.add_argument("--max-acoustic-frames", type=int, default=None, help="truncate audio to this many frames")
+    p.add_argument("--text-model", default=None, help="text model whose frozen states make the `text` array "
+                                                       "(default: the one the text features were tokenized for)")
     p.set_defaults(func=_export_mmsa)
     return parser
 

@@ -30,7 +30,7 @@ from .errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "schema" / "config.schema.yaml"
 SECTIONS = ("ingest", "extraction", "acoustic", "visual", "text", "model", "teacher_training", "training", "loss",
-            "runtime", "experiment")
+            "runtime", "experiment", "baselines")
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:

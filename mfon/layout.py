@@ -96,6 +96,11 @@ def parse_run_dir(run_dir: str | Path) -> dict | None:
             "seed": int(run.name[4:]), "tuned": tuned}
 
 
+def baseline_dir(dataset: str, model: str, seed) -> str:
+    """An MMSA baseline's run (mfon.baselines): the same files as an MFON run (:func:`run_outputs`)."""
+    return f"{RESULTS}/{dataset}/baselines/{model}/seed{seed}"
+
+
 def trial_dir(dataset: str, trial) -> str:
     return f"{RESULTS}/{dataset}/search/trial{trial}"
 
@@ -143,8 +148,8 @@ def run_analysis_file(run_folder: str, name: str) -> str:
 
 
 def table(dataset: str, kind: str = "table", ext: str = "csv") -> str:
-    """``kind``: table, ablation, search or per_seed (every run's test metrics); ``ext`` md: the paper-style table
-    beside the CSV."""
+    """``kind``: table, ablation, search, baselines or per_seed (every run's test metrics); ``ext`` md: the
+    paper-style table beside the CSV."""
     return f"{RESULTS}/{dataset}_{kind}.{ext}"
 
 

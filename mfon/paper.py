@@ -1,19 +1,23 @@
-"""The MFON paper's published numbers (Tables 2-5), keyed by dataset, variant and this project's metric names.
+"""The MFON paper's published numbers (Tables 2-5), keyed by dataset, variant and this project's metric names,
+and the baselines' numbers it prints beside MFON's (Tables 2-3), keyed by MMSA's model name.
 
 Percent metrics are as printed (x100); MAE and Corr as values. "Acc2 a/b" in the paper is Has0/Non0 and so is F1.
-Only what the paper prints is here; a metric it does not report is absent.
+Only what the paper prints is here; a metric it does not report ("-") is absent.
 """
 
 from __future__ import annotations
 
 
-def _mosi_row(acc2: tuple[float, float], f1: tuple[float, float], acc7: float, corr: float, mae: float) -> dict:
-    return {"Has0_acc_2": acc2[0], "Non0_acc_2": acc2[1], "Has0_F1_score": f1[0], "Non0_F1_score": f1[1],
-            "Mult_acc_7": acc7, "Corr": corr, "MAE": mae}
+def _mosi_row(acc2: tuple[float | None, float], f1: tuple[float | None, float], acc7: float | None, corr: float,
+              mae: float) -> dict:
+    row = {"Has0_acc_2": acc2[0], "Non0_acc_2": acc2[1], "Has0_F1_score": f1[0], "Non0_F1_score": f1[1],
+           "Mult_acc_7": acc7, "Corr": corr, "MAE": mae}
+    return {name: value for name, value in row.items() if value is not None}
 
 
-def _sims_row(acc2: float, f1: float, corr: float, mae: float) -> dict:
-    return {"Mult_acc_2": acc2, "F1_score": f1, "Corr": corr, "MAE": mae}
+def _sims_row(acc2: float, f1: float, corr: float | None, mae: float) -> dict:
+    row = {"Mult_acc_2": acc2, "F1_score": f1, "Corr": corr, "MAE": mae}
+    return {name: value for name, value in row.items() if value is not None}
 
 
 PAPER_RESULTS: dict[str, dict[str, dict[str, float]]] = {
@@ -56,14 +60,49 @@ PAPER_RESULTS: dict[str, dict[str, dict[str, float]]] = {
 }
 
 
-# How the paper's tables name each variant's row (docs/model.md "Variants").
+# The baselines of Table 2 (MOSI, MOSEI; the paper takes them from Yu et al. 2023) and Table 3 (CH-SIMS), rows
+# named by MMSA's model names (mfon.baselines).
+PAPER_BASELINE_RESULTS: dict[str, dict[str, dict[str, float]]] = {
+    "mosi": {
+        "tfn": _mosi_row((None, 80.8), (None, 80.7), 34.9, 0.698, 0.901),
+        "lmf": _mosi_row((None, 82.5), (None, 82.4), 33.2, 0.695, 0.917),
+        "mult": _mosi_row((81.5, 84.1), (80.6, 83.9), None, 0.711, 0.861),
+        "misa": _mosi_row((80.79, 82.10), (80.77, 82.03), None, 0.764, 0.804),
+        "self_mm": _mosi_row((82.54, 84.77), (82.68, 84.91), 45.79, 0.795, 0.712),
+        "mmim": _mosi_row((84.14, 86.06), (84.00, 85.98), 46.65, 0.800, 0.700),
+    },
+    "mosei": {
+        "tfn": _mosi_row((None, 82.5), (None, 82.1), 50.2, 0.700, 0.593),
+        "lmf": _mosi_row((None, 82.0), (None, 82.1), 48.0, 0.677, 0.623),
+        "mult": _mosi_row((None, 82.5), (None, 82.3), None, 0.703, 0.580),
+        "misa": _mosi_row((82.59, 84.23), (82.67, 83.97), None, 0.724, 0.568),
+        "self_mm": _mosi_row((82.68, 84.96), (82.95, 84.93), 53.46, 0.767, 0.529),
+        "mmim": _mosi_row((82.24, 85.97), (82.66, 85.94), 54.24, 0.772, 0.526),
+    },
+    "sims": {
+        "tfn": _sims_row(75.27, 75.56, 0.496, 0.488),
+        "lmf": _sims_row(75.36, 75.78, 0.502, 0.487),
+        "mult": _sims_row(75.62, 75.84, 0.504, 0.485),
+        "misa": _sims_row(75.49, 75.85, 0.542, 0.472),
+        "self_mm": _sims_row(77.37, 77.54, 0.535, 0.458),
+        "mmim": _sims_row(69.37, 58.00, None, 0.607),
+    },
+}
+
+
+# How the paper's tables name each variant's and baseline's row (docs/model.md "Variants").
 PAPER_ROW_NAMES: dict[str, str] = {
     "mfon": "MFON", "no_lva": "w/o L_va", "no_licl": "w/o L_ICL", "no_lva_licl": "w/o L_ICL L_va",
     "no_prompt": "w/o prompt", "visual_query": "Visual as query", "acoustic_query": "Acoustic as query",
     "text_only": "T", "visual_only": "V", "acoustic_only": "A",
+    "tfn": "TFN", "lmf": "LMF", "mult": "MulT", "misa": "MISA", "self_mm": "Self-MM", "mmim": "MMIM",
 }
 
 
-def paper_numbers(paper: str | None, variant: str) -> dict[str, float]:
-    """The paper's numbers for ``variant`` on dataset ``paper`` ("mosi", "mosei", "sims"); {} when absent."""
-    return dict(PAPER_RESULTS.get(paper or "", {}).get(variant, {}))
+def paper_numbers(paper: str | None, row: str) -> dict[str, float]:
+    """The paper's numbers for ``row`` (a variant, or a baseline's MMSA name) on dataset ``paper`` ("mosi",
+    "mosei", "sims"); {} when absent."""
+    for results in (PAPER_RESULTS, PAPER_BASELINE_RESULTS):
+        if row in results.get(paper or "", {}):
+            return dict(results[paper][row])
+    return {}

@@ -19,6 +19,7 @@ from .errors import MfonError
 #: Block name -> the table (a file written by the pipeline, relative to the working directory) it shows.
 BLOCKS = {
     "demo_table": layout.table("demo"),
+    "demo_baselines": layout.table("demo", "baselines"),
 }
 
 _BLOCK = re.compile(r"(<!-- results: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /results -->)", re.DOTALL)

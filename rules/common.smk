@@ -92,6 +92,8 @@ def final_targets(dataset):
         targets.append(layout.table(dataset, "ablation"))
     if search_enabled(dataset):
         targets.append(layout.table(dataset, "search"))
+    if baseline_models(dataset):  # rules/baselines.smk
+        targets.append(layout.table(dataset, "baselines"))
     return targets
 
 

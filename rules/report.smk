@@ -105,6 +105,7 @@ rule prediction_figure:
 rule table_chart:
     input:
         table=layout.table("{dataset}", "{table}"),
+        baselines=baseline_table,
         code=code("figure_table_chart.py"),
     output:
         figure=report(layout.plot("{dataset}", "{table}_chart"), caption="../report/table_chart.rst",
@@ -227,6 +228,7 @@ rule merged_predictions:
 rule paper_table:
     input:
         table=layout.table("{dataset}", "{table}"),
+        baselines=baseline_table,
         code=code("paper_table.py"),
     output:
         markdown=layout.table("{dataset}", "{table}", ext="md"),
@@ -306,6 +308,7 @@ rule export_mmsa:
         made=layout.mmsa_export("{dataset}", ext="json"),
     params:
         family=lambda w: settings(w)["experiment"]["metrics"],
+        text_model=lambda w: settings(w)["text"]["model"],  # its frozen states are the pickle's `text`
     conda:
         "../envs/mfon.yaml"
     log:

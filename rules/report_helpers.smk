@@ -54,6 +54,7 @@ def report_targets(dataset):
                *[layout.run_analysis_file(folder, "curves") for _, _, folder in dataset_runs(dataset)],
                *[layout.run_analysis_file(folder, "curves") for _, _, folder in teachers],
                *[layout.plot(dataset, f"predictions_{v}") for v in run_variants(dataset)],
+               *[layout.plot(dataset, f"predictions_{m}") for m in baseline_models(dataset)],
                *[layout.table(dataset, t, ext="md") for t in table_names(dataset)],
                *[layout.plot(dataset, f"{t}_chart") for t in table_names(dataset)]]
     if set(ANALYSIS["tsne_variants"]) <= set(run_variants(dataset)):

@@ -21,6 +21,7 @@ from conftest import PROJECT_ROOT
 from mmsa_fixtures import write_mmsa_fixture
 
 MAX_LENGTH = {"mosi": 50, "sims": 39}
+TEXT_MODEL = "packaged:all-MiniLM-L6-v2"  # the fixtures' ids are bert-base-uncased's, whose vocabulary it shares
 
 
 def _import(pickle_path: Path, out: Path, dataset: str) -> FeatureSources:
@@ -51,17 +52,21 @@ def imported(request, tmp_path):
 
 def test_export_has_mmsa_layout(imported):
     dataset, sources, tmp_path = imported
-    made = export_mmsa_pickle(sources, tmp_path / "mmsa" / "unaligned.pkl", family=dataset)
+    made = export_mmsa_pickle(sources, tmp_path / "mmsa" / "unaligned.pkl", family=dataset, text_model=TEXT_MODEL)
     data = load_mmsa_pickle(tmp_path / "mmsa" / "unaligned.pkl")  # the restricted unpickler admits it
     assert sorted(data) == ["test", "train", "valid"]
     for split, n in (("train", 12), ("valid", 4), ("test", 4)):
         arrays = data[split]
-        expected = {"id", "raw_text", "text_bert", "audio", "vision", "audio_lengths", "vision_lengths",
+        expected = {"id", "raw_text", "text_bert", "text", "audio", "vision", "audio_lengths", "vision_lengths",
                     "regression_labels", "annotations", "classification_labels"}
         if dataset == "sims":
             expected |= {"regression_labels_T", "regression_labels_A", "regression_labels_V"}
         assert set(arrays) == expected
         assert arrays["text_bert"].shape == (n, 3, MAX_LENGTH[dataset]) and arrays["text_bert"].dtype == np.float32
+        # text: the text model's frozen states per token (the packaged MiniLM: 384 wide), 0 at padding
+        assert arrays["text"].shape == (n, MAX_LENGTH[dataset], 384) and arrays["text"].dtype == np.float32
+        mask = arrays["text_bert"][:, 1].astype(bool)
+        assert not arrays["text"][~mask].any() and np.abs(arrays["text"][mask]).sum(axis=-1).min() > 0
         assert arrays["audio"].dtype == np.float32 and arrays["audio"].shape[0] == n
         assert arrays["audio"].shape[1] == made["padded_frames"]["audio"]
         assert arrays["audio_lengths"].max() <= arrays["audio"].shape[1]
@@ -74,12 +79,12 @@ def test_export_has_mmsa_layout(imported):
         else:
             np.testing.assert_array_equal(classes, (labels > -0.1).astype(int) + (labels > 0.1))
         assert set(arrays["annotations"]) <= {"Negative", "Neutral", "Positive"}
-    assert (tmp_path / "mmsa" / "unaligned.json").is_file()
+    assert made["text"]["width"] == 384 and made["mmsa_config"]["feature_dims"][0] == 384
 
 
 def test_export_then_import_gives_the_same_features_labels_and_lengths(imported):
     dataset, sources, tmp_path = imported
-    export_mmsa_pickle(sources, tmp_path / "mmsa" / "unaligned.pkl", family=dataset)
+    export_mmsa_pickle(sources, tmp_path / "mmsa" / "unaligned.pkl", family=dataset, text_model=TEXT_MODEL)
     again = _import(tmp_path / "mmsa" / "unaligned.pkl", tmp_path / "again" / dataset, dataset)
     first, second = read_tsv(sources.manifest), read_tsv(again.manifest)
     columns = ["key", "mode", "label", "text", "label_T", "label_A", "label_V"]
@@ -102,7 +107,7 @@ def test_quarantined_clips_are_left_out_and_truncation_is_recorded(tmp_path):
     status[0]["usable"] = "0"
     status[0]["reason"] = "visual: made unusable by the test"
     write_tsv(sources.clip_status, status, list(status[0]))
-    made = export_mmsa_pickle(sources, tmp_path / "out.pkl", max_frames={"visual": 7})
+    made = export_mmsa_pickle(sources, tmp_path / "out.pkl", max_frames={"visual": 7}, text_model=TEXT_MODEL)
     with open(tmp_path / "out.pkl", "rb") as fh:
         data = pickle.load(fh)
     assert status[0]["key"] not in set(data["train"]["id"]) and made["quarantined_not_exported"] == 1
@@ -114,7 +119,8 @@ def test_cli_exports_and_names_missing_inputs(tmp_path):
     source = write_mmsa_fixture(tmp_path / "source.pkl", "mosi", n_per_split=(6, 3, 3), seed=1)
     _import(source, tmp_path / "results" / "mosi", "mosi")
     cli = [sys.executable, "-m", "mfon.cli", "export-mmsa"]
-    proc = subprocess.run([*cli, str(tmp_path / "results" / "mosi"), str(tmp_path / "out.pkl")],
+    proc = subprocess.run([*cli, str(tmp_path / "results" / "mosi"), str(tmp_path / "out.pkl"), "--text-model",
+                           TEXT_MODEL],
                           capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert proc.returncode == 0, proc.stderr
     assert load_mmsa_pickle(tmp_path / "out.pkl")["test"]["id"].shape == (3,)

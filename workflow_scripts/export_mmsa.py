@@ -9,4 +9,4 @@ from mfon.logutil import run_step, setup_logging
 
 setup_logging(snakemake.log[0])
 run_step(export_mmsa_pickle, FeatureSources.from_files(snakemake.input),
-         snakemake.output.pickle, family=snakemake.params.family)
+         snakemake.output.pickle, family=snakemake.params.family, text_model=snakemake.params.text_model)

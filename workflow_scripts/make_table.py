@@ -1,4 +1,4 @@
-# Used by table and ablation_table.
+# Used by table, ablation_table and baseline_table (its rows: baselines.models).
 import sys
 
 sys.path.insert(0, snakemake.scriptdir + "/..")  # the mfon of this checkout, the code the rule lists as input

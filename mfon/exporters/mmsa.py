@@ -6,6 +6,7 @@ The layout is the one :mod:`mfon.importers.mmsa` reads and MMSA's data loader ex
     id                     (N,)         "<video_id>$_$<clip_id>"
     raw_text               (N,)         transcripts (object array of str)
     text_bert              (N, 3, L)    float32: token ids, attention mask, segment ids
+    text                   (N, L, h)    float32: the text model's frozen last hidden states (0 at padding)
     audio, vision          (N, T, D)    float32, zero-padded after each clip's length
     audio_lengths, vision_lengths (N,)  int64 frames per clip
     regression_labels      (N,)         float32
@@ -14,13 +15,15 @@ The layout is the one :mod:`mfon.importers.mmsa` reads and MMSA's data loader ex
     classification_labels  (N,)         float32 0 / 1 / 2 (negative / neutral / positive)
 
 Acoustic features go to ``audio``, visual to ``vision``. Only the clips usable in every modality
-(``qc/clip_status.tsv``) are exported, in manifest order. MMSA's ``text`` key (precomputed BERT vectors, read only
-by models run with ``use_bert: false``) is not written. How the file was made goes to a JSON file beside it (the
-pickle itself holds only the splits, as MMSA's do).
+(``qc/clip_status.tsv``) are exported, in manifest order. ``text`` (what MMSA's models run with ``use_bert: false``
+read: TFN, LMF, LF_DNN, MulT, ...) is computed once here by the text model that made the token ids (the text
+feature file's ``model`` setting), frozen. How the file was made goes to a JSON file beside it (the pickle itself
+holds only the splits, as MMSA's do).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import pickle
@@ -54,13 +57,48 @@ def _clip_frames(group) -> np.ndarray:
     return values[: min(n, values.shape[0])]
 
 
+@functools.lru_cache(maxsize=2)
+def _frozen_text_model(model: str):
+    """The BERT of text model ``model`` in eval mode, loaded offline once per process."""
+    from transformers import BertModel
+
+    from ..features.text import resolve_text_model
+    from ..models.encoders import _quiet_transformers
+
+    with _quiet_transformers():
+        bert = BertModel.from_pretrained(resolve_text_model(model), local_files_only=True, add_pooling_layer=False)
+    return bert.float().eval()
+
+
+def frozen_token_states(model: str, ids: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+    """``ids`` (N, 3, L): token ids, attention mask, segment ids -> the last hidden states (N, L, h) of the text
+    model ``model`` (:func:`mfon.features.text.resolve_text_model`, offline), float32, zero where the mask is 0."""
+    import torch
+
+    bert = _frozen_text_model(model)
+    top = int(ids[:, 0].max()) if ids.size else 0
+    if top >= bert.config.vocab_size:
+        raise MfonError(f"text model {model!r} has {bert.config.vocab_size} tokens but the text features hold id "
+                        f"{top}: they were tokenized for another model; set text.model to that model")
+    out = np.zeros((ids.shape[0], ids.shape[2], bert.config.hidden_size), np.float32)
+    with torch.inference_mode():
+        for start in range(0, ids.shape[0], batch_size):
+            batch = torch.from_numpy(ids[start:start + batch_size]).long()
+            mask = batch[:, 1]
+            hidden = bert(input_ids=batch[:, 0], attention_mask=mask, token_type_ids=batch[:, 2]).last_hidden_state
+            out[start:start + batch.shape[0]] = (hidden * mask.unsqueeze(-1)).numpy()
+    return out
+
+
 def export_mmsa_pickle(sources: FeatureSources, out_pickle: Path | str, *, family: str = "mosi",
-                       max_frames: dict[str, int] | None = None) -> dict:
+                       max_frames: dict[str, int] | None = None, text_model: str | None = None) -> dict:
     """Write ``out_pickle`` and ``<out_pickle minus .pkl>.json`` (how it was made); returns that record.
 
     ``family``: "mosi" (scores in [-3, 3]) or "sims" ([-1, 1]); it sets the 3 classes of ``classification_labels``.
     ``max_frames``: per modality, truncate clips to at most that many frames (MMSA's releases pad to 375 / 500);
     by default the padded width is the longest clip of the dataset.
+    ``text_model``: the text model whose frozen states make ``text`` (the workflow passes text.model); by default
+    the one the text feature file was tokenized for.
     """
     out_pickle = Path(out_pickle)
     missing = [str(p) for p in (sources.manifest, sources.clip_status, sources.text, sources.visual,
@@ -105,12 +143,16 @@ def export_mmsa_pickle(sources: FeatureSources, out_pickle: Path | str, *, famil
                 data[split][values_key] = padded
                 data[split][lengths_key] = lengths
     with FeatureFile(sources.text) as ff:
-        text_made = {"tokenizer": ff.attrs.get("tokenizer", ""), "max_length": ff.attrs.get("max_length")}
+        text_made = {"tokenizer": ff.attrs.get("tokenizer", ""), "max_length": ff.attrs.get("max_length"),
+                     "model": text_model or ff.settings.get("model", "")}
         for split in SPLITS:
             groups = [ff.group(k) for k in by_split[split]]
             data[split]["text_bert"] = np.stack([
                 np.stack([g[name][()] for name in ("input_ids", "attention_mask", "token_type_ids")])
                 for g in groups]).astype(np.float32)
+    for split in SPLITS:
+        data[split]["text"] = frozen_token_states(text_made["model"], data[split]["text_bert"])
+    text_made["width"] = int(data["train"]["text"].shape[2])
     for split in SPLITS:
         rows = [manifest[k] for k in by_split[split]]
         labels = np.array([float(r["label"]) for r in rows], np.float32)
@@ -142,9 +184,9 @@ def export_mmsa_pickle(sources: FeatureSources, out_pickle: Path | str, *, famil
                                           "feature_set": ff.attrs.get("feature_set", ff.attrs.get("tokenizer", "")),
                                           "dims": len(ff.attrs.get("dim_names", []))}
     # What MMSA's config_regression.json needs for this file (its datasetCommonParams.<dataset>.unaligned):
-    # feature_dims is (text, audio, vision) with 768 for text_bert, seq_lens (text, audio, vision) frames.
-    made["mmsa_config"] = {"featurePath": str(out_pickle.resolve()), "need_data_aligned": False,
-                           "feature_dims": [768, made["features"]["acoustic"]["dims"],
+    # feature_dims is (text, audio, vision) with the text model's width, seq_lens (text, audio, vision) frames.
+    made["mmsa_config"] = {"featurePath": str(out_pickle.resolve()),
+                           "feature_dims": [text_made["width"], made["features"]["acoustic"]["dims"],
                                             made["features"]["visual"]["dims"]],
                            "seq_lens": [int(data["train"]["text_bert"].shape[2]), widths["acoustic"],
                                         widths["visual"]]}

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import MfonError
+from ..analysis import read_metric_tables
 from ..metrics import MOSI_KEYS, SIMS_KEYS
 from ..paper import PAPER_ROW_NAMES
-from .common import LEGEND_FONT, PAGE_HEIGHT, PAGE_WIDTH, need, plt, save, variant_colour
+from .common import LEGEND_FONT, PAGE_HEIGHT, PAGE_WIDTH, plt, save, variant_colour
 
 
-def plot_table_chart(table_csv: Path, out_path: Path, *, title: str) -> None:
-    """Grouped bars per metric: ours (mean, population-std error bar) per variant; the paper's as hatched bars.
+def plot_table_chart(table_csvs: Path | str | list, out_path: Path, *, title: str) -> None:
+    """Grouped bars per metric: ours (mean, population-std error bar) per row of one metric table or several
+    (the baselines' table, then MFON's), in the row's colour; the paper's as hatched bars.
 
     The percent metrics fill the top row, Corr and MAE share the bottom one; one legend below the axes."""
-    need(table_csv)
-    with open(table_csv, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        raise MfonError(f"{table_csv}: has no rows")
+    rows = read_metric_tables(table_csvs)
     keys = MOSI_KEYS if "Has0_acc_2_mean" in rows[0] else SIMS_KEYS
     panels = [("percent metrics", [k for k in keys if k not in ("MAE", "Corr")]), ("Corr ↑", ["Corr"]),
               ("MAE ↓", ["MAE"])]
