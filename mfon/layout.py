@@ -159,12 +159,18 @@ def run_analysis_file(run_folder: str, name: str) -> str:
 
 
 def table(dataset: str, kind: str = "table", ext: str = "csv") -> str:
-    """``kind``: table, ablation, search or baselines; ``ext`` md: the paper-style table beside the CSV."""
+    """``kind``: table, ablation, search, baselines or per_seed (every run's test metrics); ``ext`` md: the
+    paper-style table beside the CSV."""
     return f"{RESULTS}/{dataset}_{kind}.{ext}"
 
 
 def merged_predictions(dataset: str) -> str:
     return f"{RESULTS}/{dataset}_predictions.tsv"
+
+
+def worst_clips(dataset: str, ext: str = "tsv") -> str:
+    """Each variant's worst-predicted test clips (``ext`` html: the same as a page for the report)."""
+    return f"{RESULTS}/{dataset}_worst_clips.{ext}"
 
 
 def plot(dataset: str, name: str, ext: str = "png") -> str:

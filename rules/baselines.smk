@@ -67,7 +67,8 @@ rule baseline_prediction_figure:
                       category="{dataset}", subcategory="Predictions (test split)", labels={"variant": "{model}"}),
     params:
         family=lambda w: settings(w)["experiment"]["metrics"],
-        title=lambda w: title(w.dataset, f"{w.model} (MMSA baseline), test split, seeds pooled"),
+        seeds=lambda w: settings(w)["experiment"]["seeds"],
+        title=lambda w: title(w.dataset, f"{w.model} (MMSA baseline), test split"),
     wildcard_constraints:
         model=one_of(TEXT_INPUT),
     conda:

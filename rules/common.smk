@@ -208,12 +208,16 @@ def table_inputs(w):
     return {**layout.table_inputs(runs), "teachers": teacher_checkpoints(w.dataset, variants)}
 
 
-def teacher_checkpoints(dataset, variants):
-    """The checkpoints of the teachers ``variants`` distil from, over the dataset's seeds."""
+def teacher_runs(dataset, variants):
+    """(modality, seed, run folder) of the teachers ``variants`` distil from, over the dataset's seeds."""
     experiment = DATASETS[dataset]["experiment"]
     modalities = dict.fromkeys(m for v in variants for m in variant_settings(DATASETS[dataset], v)["teachers"])
-    return [layout.run_outputs(layout.teacher_dir(dataset, m, s))["checkpoint"]
-            for m in modalities for s in experiment["seeds"]]
+    return [(m, s, layout.teacher_dir(dataset, m, s)) for m in modalities for s in experiment["seeds"]]
+
+
+def teacher_checkpoints(dataset, variants):
+    """The checkpoints of the teachers ``variants`` distil from, over the dataset's seeds."""
+    return [layout.run_outputs(folder)["checkpoint"] for _, _, folder in teacher_runs(dataset, variants)]
 
 
 def run_path(dataset, variant, seed):

@@ -36,6 +36,24 @@ rule run_curves:
         "../workflow_scripts/figure_run_curves.py"
 
 
+# A unimodal teacher's curves: the same figure, from the teacher's run folder.
+use rule run_curves as teacher_curves with:
+    input:
+        history=layout.run_outputs(layout.teacher_dir("{dataset}", "{modality}", "{seed}"))["history"],
+        metrics=layout.run_outputs(layout.teacher_dir("{dataset}", "{modality}", "{seed}"))["metrics"],
+        code=code("figure_run_curves.py"),
+    output:
+        figure=report(layout.run_analysis_file(layout.teacher_dir("{dataset}", "{modality}", "{seed}"), "curves"),
+                      caption="../report/run_curves.rst", category="{dataset}",
+                      subcategory="Training curves per run", labels={"run": "teacher {modality}", "seed": "{seed}"}),
+    params:
+        title=lambda w: title(w.dataset, f"{w.modality} teacher, seed {w.seed}"),
+    wildcard_constraints:
+        modality="|".join(layout.FRAME_MODALITIES),
+    log:
+        layout.log("{dataset}", "report", "teacher_{modality}_seed{seed}_curves"),
+
+
 rule training_overview:
     input:
         histories=run_files("history"),
@@ -70,7 +88,8 @@ rule prediction_figure:
                       labels={"variant": "{variant}"}),
     params:
         family=lambda w: settings(w)["experiment"]["metrics"],
-        title=lambda w: title(w.dataset, f"{w.variant}, test split, seeds pooled"),
+        seeds=lambda w: settings(w)["experiment"]["seeds"],
+        title=lambda w: title(w.dataset, f"{w.variant}, test split"),
     conda:
         "../envs/mfon.yaml"
     log:
@@ -243,3 +262,53 @@ rule paper_table:
         runtime=10,
     script:
         "../workflow_scripts/paper_table.py"
+
+
+rule per_seed_table:
+    input:
+        metrics=run_files("metrics"),
+        teachers=lambda w: [layout.run_outputs(folder)["metrics"]
+                            for _, _, folder in teacher_runs(w.dataset, run_variants(w.dataset))],
+        code=code("per_seed_table.py"),
+    output:
+        table=report(layout.table("{dataset}", "per_seed"), caption="../report/per_seed.rst", category="{dataset}",
+                     subcategory="Tables", labels={"table": "per seed", "form": "table"}),
+    params:
+        # One (model, seed) per metrics file, in the order of the inputs: the runs, then the teachers.
+        runs=lambda w: [[v, s] for v, s, _ in dataset_runs(w.dataset)]
+                       + [[f"teacher {m}", s] for m, s, _ in teacher_runs(w.dataset, run_variants(w.dataset))],
+    conda:
+        "../envs/mfon.yaml"
+    log:
+        layout.log("{dataset}", "report", "per_seed_table"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../workflow_scripts/per_seed_table.py"
+
+
+rule worst_clips:
+    input:
+        predictions=layout.merged_predictions("{dataset}"),
+        manifest=layout.manifest("{dataset}"),
+        code=code("worst_clips.py"),
+    output:
+        table=layout.worst_clips("{dataset}"),
+        page=report(layout.worst_clips("{dataset}", ext="html"), caption="../report/worst_clips.rst",
+                    category="{dataset}", subcategory="Predictions (test split)", labels={"variant": "worst clips"}),
+    params:
+        n=ANALYSIS["worst_clips"],
+        title=lambda w: title(w.dataset, "worst-predicted test clips per variant"),
+    conda:
+        "../envs/mfon.yaml"
+    log:
+        layout.log("{dataset}", "report", "worst_clips"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../workflow_scripts/worst_clips.py"
+

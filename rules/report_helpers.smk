@@ -47,9 +47,12 @@ def report_targets(dataset):
     """What `rule all` builds for the report besides the tables (none when analysis.outputs is false)."""
     if not ANALYSIS["outputs"]:
         return []
+    teachers = teacher_runs(dataset, run_variants(dataset))
     targets = [layout.plot(dataset, "training_overview"), layout.plot(dataset, "qc"),
-               layout.merged_predictions(dataset),
+               layout.merged_predictions(dataset), layout.table(dataset, "per_seed"),
+               layout.worst_clips(dataset, ext="html"),
                *[layout.run_analysis_file(folder, "curves") for _, _, folder in dataset_runs(dataset)],
+               *[layout.run_analysis_file(folder, "curves") for _, _, folder in teachers],
                *[layout.plot(dataset, f"predictions_{v}") for v in run_variants(dataset)],
                *[layout.plot(dataset, f"predictions_{m}") for m in baseline_models(dataset)],
                *[layout.table(dataset, t, ext="md") for t in table_names(dataset)],

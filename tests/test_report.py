@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -33,9 +34,11 @@ TINY_CONFIG = {**BASE_CONFIG, "extraction": {"shards": 1}, "training": {**BASE_C
 TINY_DATASET = {"name": "tiny", "root": "data/tiny", "paper": "mosi",
                 "demo": {"n_speakers": 3, "clips_per_speaker": 4, "seed": 3, "min_duration": 1.0,
                          "max_duration": 1.5}}
+TEACHERS = ["visual", "acoustic"]  # what mfon distils from
 FIGURES = ["plots/training_overview.png", "plots/qc.png", "plots/tsne_visual.png", "plots/table_chart.png",
            "plots/ablation_chart.png", *[f"plots/predictions_{v}.png" for v in VARIANTS],
-           *[f"mfon/{v}/seed{s}/curves.png" for v in VARIANTS for s in SEEDS]]
+           *[f"mfon/{v}/seed{s}/curves.png" for v in VARIANTS for s in SEEDS],
+           *[f"teachers/{m}/seed{s}/curves.png" for m in TEACHERS for s in SEEDS]]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -64,9 +67,9 @@ def test_nothing_reruns_and_a_figure_change_redraws_that_figure_only(run):
         return {rule for rule, _ in planned_after_editing(workflow, workdir, module)} - {"all"}
 
     assert redrawn("mfon/figures/qc.py") == {"qc_figure"}
-    assert redrawn("mfon/figures/curves.py") == {"run_curves", "training_overview"}
-    assert redrawn("mfon/figures/common.py") == {
-        "run_curves", "training_overview", "prediction_figure", "table_chart", "qc_figure", "tsne_figure"}
+    assert redrawn("mfon/figures/curves.py") == {"run_curves", "teacher_curves", "training_overview"}
+    assert redrawn("mfon/figures/common.py") == {"run_curves", "teacher_curves", "training_overview",
+                                                 "prediction_figure", "table_chart", "qc_figure", "tsne_figure"}
 
 
 def test_tsne_is_drawn_from_the_saved_test_vectors(run):
@@ -166,13 +169,14 @@ def test_report_archive_holds_the_results(run):
     # Results are stored as report/data/raw/<hash>/<file name>.
     results = Counter(Path(n).name for n in names if n.startswith("report/data/raw/") and sizes[n] > 0)
     expected = Counter(Path(name).name for name in [*FIGURES, "table.html", "ablation.html", "tiny_table.csv",
-                                                    "tiny_ablation.csv"])
+                                                    "tiny_ablation.csv", "tiny_per_seed.csv",
+                                                    "tiny_worst_clips.html"])
     assert results == expected, (results, expected)
     # The page's Results menu: dataset -> subcategory -> results.
     categories = json.loads(re.search(r"var categories = (\{.*?\});\n", page).group(1))
     assert {k: len(v) for k, v in categories["tiny"].items()} == {
-        "Tables": 6, "Training curves": 1, "Training curves per run": len(VARIANTS) * len(SEEDS),
-        "Predictions (test split)": len(VARIANTS), "Quality control": 1, "Representations (Fig. 4)": 1}
+        "Tables": 7, "Training curves": 1, "Training curves per run": (len(VARIANTS) + len(TEACHERS)) * len(SEEDS),
+        "Predictions (test split)": len(VARIANTS) + 1, "Quality control": 1, "Representations (Fig. 4)": 1}
     assert "MFON pipeline" in page and "kept epoch" in page  # the workflow description and the captions
 
 
@@ -181,20 +185,80 @@ def _chromium() -> str | None:
                  if shutil.which(n)), None)
 
 
-def test_report_page_renders_in_headless_chromium(run, tmp_path):
+def _browser() -> str:
     browser = _chromium()
     if browser is None:
         message = "no Chromium found (chromium, chromium-browser, google-chrome)"
         if IN_CI:  # .ci/run installs Debian's chromium: a missing browser means the page went unchecked
             pytest.fail(f"{message}; CI=true, so the rendered report page must be checked", pytrace=False)
         pytest.skip(f"{message}: the rendered report page is not checked in a browser on this machine")
-    workflow, workdir = run
-    snakemake(workflow, workdir, "--report", str(tmp_path / "report.html"))
-    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
-                           "--dump-dom", (tmp_path / "report.html").as_uri()],
+    return browser
+
+
+def _rendered(browser: str, page: Path, *options: str) -> str:
+    """The document of ``page`` after its scripts ran, in a 1440 x 900 window (a laptop's screen)."""
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=30000",
+                           "--window-size=1440,900", *options, "--dump-dom", page.as_uri()],
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    dom = proc.stdout
+    return proc.stdout
+
+
+# Opens every PNG result of the page in turn, as its menu button does (the report's `app.setView`), and records
+# where the page draws it: natural and shown size, and the box on the screen.
+MEASURE_FIGURES = """<script>
+window.addEventListener("load", function () {
+  var paths = Object.keys(results).filter(function (p) { return p.endsWith(".png"); }), shown = {}, i = 0;
+  function measure(path, tries) {
+    var img = document.querySelector('img[src="' + results[path].data_uri + '"]');
+    if ((!img || !img.complete || !img.naturalWidth) && tries > 0) {
+      return setTimeout(function () { measure(path, tries - 1); }, 100);
+    }
+    var box = img ? img.getBoundingClientRect() : null;
+    shown[path] = box && {natural: [img.naturalWidth, img.naturalHeight], width: box.width, top: box.top,
+                          bottom: box.bottom};
+    next();
+  }
+  function next() {
+    if (i === paths.length) {
+      var out = document.createElement("pre");
+      out.id = "figures-shown";
+      out.textContent = JSON.stringify(shown);
+      return document.body.appendChild(out);
+    }
+    var path = paths[i++];
+    app.setView({content: "img", contentPath: results[path].data_uri, resultPath: path, navbarMode: "resultinfo"});
+    setTimeout(function () { measure(path, 50); }, 100);
+  }
+  setTimeout(next, 500);
+});
+</script>"""
+
+
+def test_report_shows_every_figure_whole_at_a_readable_scale(run, tmp_path):
+    browser = _browser()
+    workflow, workdir = run
+    snakemake(workflow, workdir, "--report", str(tmp_path / "report.html"))
+    head, _, tail = (tmp_path / "report.html").read_text(encoding="utf-8").rpartition("</body>")
+    (tmp_path / "measured.html").write_text(head + MEASURE_FIGURES + "</body>" + tail, encoding="utf-8")
+    dom = _rendered(browser, tmp_path / "measured.html")
+    found = re.search(r'<pre id="figures-shown">(.*?)</pre>', dom, re.S)
+    assert found, dom[-2000:]
+    shown = json.loads(html.unescape(found.group(1)))
+    assert sorted(shown) == sorted(f"results/tiny/{name}" for name in FIGURES)
+    for path, figure in shown.items():
+        assert figure is not None, f"{path}: not drawn"
+        # The page shrinks a figure wider than its column (to its width): text stays readable at 90% or more.
+        assert figure["width"] >= 0.9 * figure["natural"][0], (path, figure)
+        # The pane centres a figure vertically and cannot scroll above it: a taller one would lose its title.
+        assert 0 <= figure["top"] and figure["bottom"] <= 900, (path, figure)
+
+
+def test_report_page_renders_in_headless_chromium(run, tmp_path):
+    browser = _browser()
+    workflow, workdir = run
+    snakemake(workflow, workdir, "--report", str(tmp_path / "report.html"))
+    dom = _rendered(browser, tmp_path / "report.html")
     assert "Results" in dom and "tiny" in dom, dom[:2000]
     # The page's scripts ran: the menu, the workflow description (report/workflow.rst) and the rule graph,
     # drawn by vega-embed (its action menu), are in the rendered document.

@@ -7,4 +7,4 @@ from mfon.logutil import run_step, setup_logging
 
 setup_logging(snakemake.log[0])
 run_step(plot_predictions, list(snakemake.input.predictions), snakemake.output.figure, title=snakemake.params.title,
-         family=snakemake.params.family)
+         family=snakemake.params.family, seeds=snakemake.params.seeds)

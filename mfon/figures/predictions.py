@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ..errors import MfonError
 from ..metrics import SIMS_EDGES_5
 from ..tsv import read_tsv
-from .common import need, plt, save
+from .common import PAGE_WIDTH, SEED_MARKERS, legend_outside, need, plt, save
 
 
 def _class_edges(family: str) -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
@@ -23,29 +24,38 @@ def _class_edges(family: str) -> tuple[list[str], Callable[[np.ndarray], np.ndar
 
 
 def plot_predictions(predictions: list[Path], out_path: Path, *, title: str, family: str = "mosi",
-                     split: str = "test") -> None:
-    """Scatter of prediction against truth and the Acc7 (CH-SIMS: Acc5) confusion matrix, seeds pooled."""
+                     split: str = "test", seeds: list | None = None) -> None:
+    """Scatter of prediction against truth (a colour and marker per seed: ``seeds``, one per file) and the Acc7
+    (CH-SIMS: Acc5) confusion matrix of the seeds pooled, with its colour scale."""
     need(*predictions)
+    seeds = list(seeds) if seeds is not None else list(range(1, len(predictions) + 1))
+    if len(seeds) != len(predictions):
+        raise MfonError(f"{len(predictions)} predictions files but {len(seeds)} seeds")
+    fig, (ax, cx) = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 4.4), layout="constrained")
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     truth, pred = [], []
-    for path in predictions:
+    for i, (path, seed) in enumerate(zip(predictions, seeds)):
         rows = [r for r in read_tsv(path) if r["split"] == split]
         if not rows:
             raise MfonError(f"{path}: holds no {split} predictions")
-        truth += [float(r["truth"]) for r in rows]
-        pred += [float(r["prediction"]) for r in rows]
+        run_truth, run_pred = [float(r["truth"]) for r in rows], [float(r["prediction"]) for r in rows]
+        ax.scatter(run_truth, run_pred, s=14, alpha=0.7, color=colours[i % len(colours)],
+                   marker=SEED_MARKERS[i % len(SEED_MARKERS)], label=f"seed {seed}")
+        truth += run_truth
+        pred += run_pred
     truth, pred = np.array(truth), np.array(pred)
     labels, classes = _class_edges(family)
-    fig, (ax, cx) = plt.subplots(1, 2, figsize=(10, 4.6), layout="constrained")
-    ax.scatter(truth, pred, s=12, alpha=0.6)
     low, high = (-1.0, 1.0) if family == "sims" else (-3.0, 3.0)
     ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("true score")
     ax.set_ylabel("predicted score")
-    ax.set_title(f"{split}: {len(truth)} predictions from {len(predictions)} seed(s)")
+    ax.set_title(f"{split}: {len(truth)} predictions, {len(predictions)} seed(s)", fontsize=10)
+    legend_outside(ax)
     n = len(labels)
     matrix = np.zeros((n, n), int)
     np.add.at(matrix, (classes(truth), classes(pred)), 1)
-    cx.imshow(matrix, cmap="Blues")
+    image = cx.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=cx, shrink=0.8, label="predictions", ticks=MaxNLocator(integer=True))
     for i in range(n):
         for j in range(n):
             if matrix[i, j]:
@@ -56,6 +66,8 @@ def plot_predictions(predictions: list[Path], out_path: Path, *, title: str, fam
     cx.set_xlabel("predicted class")
     cx.set_ylabel("true class")
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
-    cx.set_title(f"{'Acc5' if family == 'sims' else 'Acc7'} confusion (accuracy {100 * accuracy:.1f}%)")
+    cx.set_title(f"{'Acc5' if family == 'sims' else 'Acc7'} confusion (accuracy {100 * accuracy:.1f}%)",
+                 fontsize=10)
     fig.suptitle(title)
     save(fig, out_path)
+    return fig

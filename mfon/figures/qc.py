@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import MfonError
 from ..h5store import FeatureFile
 from ..tsv import read_tsv
-from .common import need, plt, save
+from .common import PAGE_HEIGHT, PAGE_WIDTH, legend_outside, need, plt, save
 
 
 def _reason_kind(reason: str) -> str:
@@ -46,28 +46,42 @@ def qc_summary(clip_status: Path, features: dict[str, Path]) -> dict:
 
 def plot_qc(clip_status: Path, features: dict[str, Path], out_path: Path, *, title: str) -> None:
     summary = qc_summary(clip_status, features)
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4), layout="constrained")
+    fig, grid = plt.subplots(2, 2, figsize=(PAGE_WIDTH, PAGE_HEIGHT), layout="constrained")
+    status, frames, faces, nonfinite = grid.flat
     names, counts = zip(*summary["reasons"].items())
-    bars = axes[0].barh(range(len(names)), counts, color="#5d6d7e")
-    axes[0].bar_label(bars, fontsize=7)
-    axes[0].set_yticks(range(len(names)), names, fontsize=7)
-    axes[0].set_title(f"clips by status ({summary['n_clips']} in the sheet)")
+    bars = status.barh(range(len(names)), counts, color="#5d6d7e")
+    status.bar_label(bars, padding=2, fontsize=8)
+    status.margins(x=0.2)  # room for the count right of the longest bar
+    status.set_yticks(range(len(names)), names, fontsize=8)
+    status.invert_yaxis()
+    status.set_xlabel("clips")
+    status.set_title(f"clips by status ({summary['n_clips']} in the sheet)", fontsize=10)
+    replaced = {m: int(v["nonfinite"].sum()) for m, v in summary["modalities"].items()}
     for modality, values in summary["modalities"].items():
-        axes[1].hist(values["frames"], bins=20, alpha=0.6, label=modality)
-        axes[3].hist(values["nonfinite"], bins=20, alpha=0.6,
-                     label=f"{modality}: {int(values['nonfinite'].sum())} in all")
-    axes[1].set_title("frames per clip")
-    axes[1].set_xlabel("frames")
+        frames.hist(values["frames"], bins=20, alpha=0.6, label=modality)
+        if any(replaced.values()):
+            nonfinite.hist(values["nonfinite"], bins=20, alpha=0.6, label=f"{modality}: {replaced[modality]} in all")
+    frames.set_title("frames per clip", fontsize=10)
+    frames.set_xlabel("frames")
     visual = summary["modalities"].get("visual")
     if visual is not None:
-        axes[2].hist(visual["valid"], bins=np.linspace(0, 1, 21), color="#af601a")
-        axes[2].set_title(f"face-found fraction per clip (none: {int((visual['valid'] == 0).sum())} clips)")
-        axes[2].set_xlabel("fraction of frames with a face")
-    axes[3].set_title("non-finite values replaced per clip")
-    axes[3].set_xlabel("values")
-    for ax in (axes[1], axes[3]):
-        ax.legend(fontsize=7)
-    for ax in axes[1:]:
-        ax.set_ylabel("clips")
+        faces.hist(visual["valid"], bins=np.linspace(0, 1, 21), color="#af601a")
+        faces.set_title(f"face-found fraction per clip\n(none found: {int((visual['valid'] == 0).sum())} clips)",
+                        fontsize=10)
+        faces.set_xlabel("fraction of frames with a face")
+    nonfinite.set_title("non-finite values replaced per clip", fontsize=10)
+    if any(replaced.values()):
+        nonfinite.set_xlabel("values")
+        legend_outside(nonfinite)
+    else:  # a histogram of zeros says less than the word
+        nonfinite.text(0.5, 0.5, "none: every value was finite", ha="center", va="center", fontsize=10,
+                       transform=nonfinite.transAxes)
+        nonfinite.set_xticks([])
+        nonfinite.set_yticks([])
+    legend_outside(frames)
+    for ax in (frames, faces, nonfinite):
+        if ax.get_yticks().size:
+            ax.set_ylabel("clips")
     fig.suptitle(title)
     save(fig, out_path)
+    return fig

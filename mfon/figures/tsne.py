@@ -9,7 +9,7 @@ import numpy as np
 from ..analysis import SENTIMENT_CLASSES, load_representations, sentiment_classes
 from ..errors import MfonError
 from ..paper import PAPER_ROW_NAMES
-from .common import SENTIMENT_COLOURS, need, plt, save
+from .common import LEGEND_FONT, PAGE_HEIGHT, PAGE_WIDTH, SENTIMENT_COLOURS, need, plt, save
 
 
 def tsne_embedding(vectors: np.ndarray, seed: int) -> np.ndarray:
@@ -28,9 +28,14 @@ def plot_tsne(representations: dict[str, Path], out_path: Path, *, title: str, f
               seed: int = 0) -> None:
     """The paper's Fig. 4: one panel per variant (``representations``: variant -> its saved .npz)."""
     need(*representations.values())
-    fig, axes = plt.subplots(1, len(representations), figsize=(5.2 * len(representations), 4.8), squeeze=False,
-                             layout="constrained")
-    for ax, (variant, path) in zip(axes[0], representations.items()):
+    # Two (from five variants on, three) panels a row, the height capped: the figure keeps to the report's page.
+    columns = min(len(representations), 2 if len(representations) <= 4 else 3)
+    rows = -(-len(representations) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(PAGE_WIDTH, min(PAGE_HEIGHT, PAGE_WIDTH / columns * rows + 0.8)),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat[len(representations):]:
+        ax.set_visible(False)
+    for ax, (variant, path) in zip(axes.flat, representations.items()):
         rep = load_representations(path)
         points = tsne_embedding(rep["visual"], seed)
         classes = sentiment_classes(rep["truth"], family)
@@ -43,6 +48,8 @@ def plot_tsne(representations: dict[str, Path], out_path: Path, *, title: str, f
                      fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.legend(fontsize=7)
-    fig.suptitle(f"{title} (t-SNE seed {seed})")
+    handles, labels = axes[0, 0].get_legend_handles_labels()  # the same test clips in every panel
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=LEGEND_FONT)
+    fig.suptitle(f"{title}\n(t-SNE seed {seed})", fontsize=11)
     save(fig, out_path)
+    return fig
