@@ -96,6 +96,9 @@ PAPER_ROW_NAMES: dict[str, str] = {
     "no_prompt": "w/o prompt", "visual_query": "Visual as query", "acoustic_query": "Acoustic as query",
     "text_only": "T", "visual_only": "V", "acoustic_only": "A",
     "tfn": "TFN", "lmf": "LMF", "mult": "MulT", "misa": "MISA", "self_mm": "Self-MM", "mmim": "MMIM",
+    # MMSA's other models (mfon.baselines.plan.TEXT_INPUT), as their papers name them
+    "lf_dnn": "LF-DNN", "ef_lstm": "EF-LSTM", "mfn": "MFN", "graph_mfn": "Graph-MFN", "mfm": "MFM",
+    "mlf_dnn": "MLF-DNN", "mtfn": "MTFN", "mlmf": "MLMF", "bert_mag": "BERT-MAG",
 }
 
 

@@ -332,3 +332,10 @@ def test_the_workflow_builds_the_baselines_table(tmp_path):
         metrics = json.loads((workdir / layout.baseline_dir("tiny", model, 1111) / "metrics.json").read_text())
         assert {k: v for k, v in metrics["mmsa_test"].items() if k != "Loss"} == metrics["test"]
         assert metrics["epochs"] <= 2
+
+
+def test_every_mmsa_model_the_plan_knows_has_a_table_name():
+    from mfon.baselines.plan import TEXT_INPUT
+    from mfon.paper import PAPER_ROW_NAMES
+
+    assert set(TEXT_INPUT) <= set(PAPER_ROW_NAMES), set(TEXT_INPUT) - set(PAPER_ROW_NAMES)
