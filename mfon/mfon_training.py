@@ -54,7 +54,7 @@ def train_mfon(sources: FeatureSources, teachers: dict[str, Path], *, model: dic
     """
     outputs = run_files(outputs)
     seed_everything(seed)
-    device, bf16 = device_and_bf16(runtime, threads)
+    device, bf16 = device_and_bf16(runtime, threads, model.get("fidelity", "fixed"))
     used = tuple(m for m in ("text", "visual", "acoustic") if m in model["modalities"])  # nothing else is read
     max_len = {m: model["max_len"][m] for m in ("visual", "acoustic") if m in used}
     splits, standardizer = load_data(sources, max_len, training["standardize"], used, ("train", *eval_splits))

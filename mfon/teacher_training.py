@@ -27,7 +27,7 @@ def train_teacher(sources: FeatureSources, modality: str, *, model: dict, traini
     """
     outputs = run_files(outputs)
     seed_everything(seed)
-    device, bf16 = device_and_bf16(runtime, threads)
+    device, bf16 = device_and_bf16(runtime, threads, model.get("fidelity", "fixed"))
     max_len = {modality: model["max_len"][modality]}
     splits, standardizer = load_data(sources, max_len, training["standardize"], (modality,))
     target = modality if training["label"] == "unimodal" else "label"

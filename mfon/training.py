@@ -70,14 +70,19 @@ def _batches(n: int, batch_size: int, generator: torch.Generator | None,
              lengths: np.ndarray | None = None) -> list[np.ndarray]:
     """Index batches: shuffled with ``generator`` (else in order). With ``lengths`` (bucketing), the shuffled
     order is sorted by length within windows of :data:`BUCKET_WINDOW_BATCHES` batches and the batches are
-    shuffled again, so a batch holds clips of similar length (less padding) yet the epoch order stays random."""
-    order = torch.randperm(n, generator=generator).numpy() if generator is not None else np.arange(n)
+    shuffled again, so a batch holds clips of similar length (less padding) yet the epoch order stays random.
+    Without ``generator``, ``lengths`` sorts the whole split by length (evaluation: the order of its batches
+    changes no prediction)."""
+    if generator is None:
+        order = np.arange(n) if lengths is None else np.argsort(lengths, kind="stable")
+        return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    order = torch.randperm(n, generator=generator).numpy()
     if lengths is not None:
         window = batch_size * BUCKET_WINDOW_BATCHES
         order = np.concatenate([chunk[np.argsort(lengths[chunk], kind="stable")]
                                 for chunk in (order[i:i + window] for i in range(0, n, window))])
     batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
-    if lengths is not None and generator is not None:
+    if lengths is not None:
         batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
     return batches
 
@@ -88,7 +93,9 @@ class SplitBatches:
 
     ``pad_to_max``: pad every batch to ``max_len`` (paper fidelity: its triangular mask depends on it) or only
     to the batch's longest clip (fixed: masked padding changes nothing, so it is not computed).
-    ``bucket_by_length``: training batches of similar total length (see :func:`_batches`).
+    ``bucket_by_length``: training batches of similar total length (see :func:`_batches`). Evaluation batches
+    (no generator) are always of similar length when padding is per batch: sorting them changes no prediction
+    (padding is masked) but computes about half the frames at a uniform spread of lengths.
     Each batch carries ``index``: the clips' row numbers in their split.
     """
 
@@ -99,14 +106,15 @@ class SplitBatches:
     pad_to_max: bool = True
     bucket_by_length: bool = False
 
-    def _lengths(self, data: SplitData) -> np.ndarray | None:
-        if not self.bucket_by_length or not data.sequences:
+    def _lengths(self, data: SplitData, training: bool) -> np.ndarray | None:
+        sort = self.bucket_by_length if training else not self.pad_to_max
+        if not sort or not data.sequences:
             return None
         return np.sum([[len(s) for s in seqs] for seqs in data.sequences.values()], axis=0)
 
     def batches(self, split: str, generator: torch.Generator | None = None):
         data = self.splits[split]
-        lengths = self._lengths(data) if generator is not None else None
+        lengths = self._lengths(data, training=generator is not None)
         for idx in _batches(len(data), self.batch_size, generator, lengths):
             batch = collate(data, idx, self.max_len, pad_to_max=self.pad_to_max, target=self.target)
             batch["index"] = torch.from_numpy(np.asarray(idx, dtype=np.int64))
@@ -122,11 +130,29 @@ def load_data(sources: FeatureSources, max_len: dict[str, int], standardize: boo
     return data, standardizer
 
 
-def device_and_bf16(runtime: dict, threads: int) -> tuple[torch.device, bool]:
-    """The device and whether bf16 autocast is on (CUDA only); torch gets ``threads`` CPU threads."""
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX): without it, oneDNN emulates bf16
+    and autocast is slower than fp32."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu's capability probes
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def device_and_bf16(runtime: dict, threads: int, fidelity: str = "fixed") -> tuple[torch.device, bool]:
+    """The device and whether bf16 autocast is on; torch gets ``threads`` CPU threads.
+
+    ``runtime.bf16`` on CPU needs native bf16 (:func:`cpu_has_bf16`) and fixed fidelity (paper mode computes
+    in fp32, as the authors' code does on CPU); otherwise it is refused with a message."""
     torch.set_num_threads(max(int(threads), 1))
     device = resolve_device(runtime["device"])
-    return device, bool(runtime.get("bf16", False)) and device.type == "cuda"
+    bf16 = bool(runtime.get("bf16", False))
+    if bf16 and device.type == "cpu":
+        if fidelity == "paper":
+            raise MfonError("runtime.bf16 on CPU: fidelity paper trains in fp32 as the authors' code does; set "
+                            "runtime.bf16: false (or model.fidelity: fixed)")
+        if not cpu_has_bf16():
+            raise MfonError("runtime.bf16: this CPU has no native bfloat16 arithmetic (AVX512-BF16 or AMX), so bf16 "
+                            "autocast would be slower than fp32 here; set runtime.bf16: false")
+    return device, bf16
 
 
 def run_info(device: torch.device, bf16: bool, threads: int) -> dict:
@@ -176,12 +202,13 @@ class Recipe:
 @torch.no_grad()
 def predict_split(model: torch.nn.Module, forward: Callable, loaders: SplitBatches, split: str, device: torch.device,
                   bf16: bool = False) -> np.ndarray:
+    """Predictions for the clips of ``split``, in the split's order (whatever order its batches come in)."""
     model.eval()
-    out = []
+    out = np.zeros(len(loaders.splits[split]), np.float64)
     for batch in loaders.batches(split):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
-            out.append(forward(_to(batch, device)).float().cpu())
-    return torch.cat(out).numpy().astype(np.float64)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out[batch["index"].numpy()] = forward(_to(batch, device)).float().cpu().numpy()
+    return out
 
 
 def _rng_state(generator: torch.Generator) -> dict:
@@ -329,7 +356,7 @@ def fit(model: torch.nn.Module, *, loss_terms: Callable[[dict], dict[str, torch.
             optimizer.zero_grad(set_to_none=True)
             batches = list(loaders.batches("train", generator))
             for step, batch in enumerate(batches, start=1):
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                     terms = loss_terms(_to(batch, device))
                 (terms["total"] * scale).backward()
                 if step % grad_accum == 0 or (flush_remainder and step == len(batches)):

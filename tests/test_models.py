@@ -13,8 +13,8 @@ import torch
 from mfon.config import validate_config
 from mfon.experiment import variant_settings
 from mfon.losses import LossConfig, MFONLoss
-from mfon.models import (CrossModalEncoder, ModelConfig, ModelConfigError, SinusoidalPositions, TeacherEncoder,
-                         build_model, distillation_targets, key_padding_mask, parameter_groups, triangular_mask)
+from mfon.models import (CrossModalEncoder, ModelConfig, ModelConfigError, PackedFrames, SinusoidalPositions,
+                         TeacherEncoder, build_model, distillation_targets, key_padding_mask, parameter_groups, triangular_mask)
 from mfon.variants import VARIANTS
 
 TINY = {
@@ -440,6 +440,41 @@ def test_last_layer_at_position_zero_equals_the_full_computation(paper, cross):
         first = enc(q, kv, key_lengths=lengths, triangular=paper and cross, first_only=True)
     assert first.shape == (3, 1, 32)
     assert torch.allclose(full[:, :1], first, atol=1e-5)
+
+
+@pytest.mark.parametrize("train", [False, True])
+@pytest.mark.parametrize("first_only", [False, True])
+def test_real_frames_only_equal_the_padded_computation_with_the_same_dropout(train, first_only, monkeypatch):
+    """Fixed fidelity projects keys/values of real frames only; outputs and every gradient equal the padded
+    computation within float rounding, dropout included (the same draws land on the same elements)."""
+    torch.manual_seed(0)
+    enc = CrossModalEncoder(64, 4, 3, ffn_dim=48, attn_dropout=0.2, relu_dropout=0.2, res_dropout=0.2,
+                            embed_dropout=0.2).train(train)
+    q, kv = torch.randn(5, 7, 64), torch.randn(5, 30, 64)
+    lengths = torch.tensor([30, 1, 12, 0, 25])
+    results = []
+    for packed in (True, False):
+        monkeypatch.setattr(CrossModalEncoder, "pack_masked_keys", packed)
+        torch.manual_seed(1)
+        query, keys = q.clone().requires_grad_(), kv.clone().requires_grad_()
+        out = enc(query, keys, key_lengths=lengths, first_only=first_only)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results.append([out.detach(), query.grad, keys.grad, *(p.grad.clone() for p in enc.parameters())])
+        enc.zero_grad()
+    assert results[0][0].shape == (5, 1 if first_only else 7, 64)
+    for packed, padded in zip(*results):
+        assert torch.allclose(packed, padded, atol=2e-6, rtol=1e-5)
+    key_grad = results[0][2].abs().sum(-1)  # padding gets no gradient, every real frame does
+    assert torch.all(key_grad[3, 1:] == 0) and torch.all(key_grad[0] > 0) and torch.all(key_grad[2, 12:] == 0)
+
+
+def test_packed_frames_round_trip():
+    pad = key_padding_mask(torch.tensor([3, 1, 0]), 4)
+    frames = PackedFrames(pad)
+    x = torch.arange(24, dtype=torch.float32).view(3, 4, 2)
+    packed = frames.pack(x)
+    assert packed.tolist() == [[0, 1], [2, 3], [4, 5], [8, 9], [16, 17]]
+    assert torch.equal(frames.unpack(packed), x.masked_fill(pad[..., None], 0))
 
 
 def test_pooled_stacks_compute_position_zero_only():

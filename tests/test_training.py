@@ -29,7 +29,7 @@ from mfon.checkpoints import load_checkpoint, load_teacher
 from mfon.mfon_training import train_mfon
 from mfon.teacher_targets import read_teacher_targets, write_teacher_targets
 from mfon.teacher_training import train_teacher
-from mfon.training import _batches
+from mfon.training import SplitBatches, _batches, cpu_has_bf16, predict_split
 
 MODEL = {"d_model": 16, "n_heads": 2, "max_len": {"text": 16, "visual": 12, "acoustic": 20},
          "mpa_layers": {"visual": 1, "acoustic": 1}, "teacher_layers": {"visual": 1, "acoustic": 1},
@@ -309,6 +309,44 @@ def test_recipe_knobs_change_training_and_are_refused_in_paper_mode(sources, tmp
         train_mfon(sources, {}, model={**MODEL, "fidelity": "paper"},
                    training={**TRAINING, "grad_clip_norm": 1.0}, loss={"alpha": 0.0, "beta": 0.5},
                    runtime=RUNTIME, seed=7, outputs=run_outputs(tmp_path / "refused"))
+
+
+def test_evaluation_batches_are_sorted_by_length_and_predictions_keep_the_split_order(teachers, sources):
+    out, _ = teachers
+    teacher = load_teacher(out / "visual" / "checkpoint.pt", sources, MODEL["d_model"])
+    splits = {"valid": load_split(sources, "valid", max_len=MODEL["max_len"], modalities=("visual",))}
+    sorted_batches = SplitBatches(splits, MODEL["max_len"], 3, pad_to_max=False)
+    lengths = [int(b["visual_lengths"].max()) for b in sorted_batches.batches("valid")]
+    assert lengths == sorted(lengths) and len(set(lengths)) > 1
+    in_order = SplitBatches(splits, MODEL["max_len"], 3, pad_to_max=True)  # paper: split order, max_len padding
+
+    def forward(batch):
+        return teacher(batch["visual"], batch["visual_lengths"])
+
+    cpu = torch.device("cpu")
+    np.testing.assert_allclose(predict_split(teacher, forward, sorted_batches, "valid", cpu),
+                               predict_split(teacher, forward, in_order, "valid", cpu), atol=1e-5)
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bfloat16 arithmetic")
+def test_cpu_bf16_autocast_trains_close_to_fp32_and_says_so(sources, tmp_path):
+    loss = {"alpha": 0.0, "beta": 0.5}
+    fp32, bf16 = (train_mfon(sources, {}, model=MODEL, training=TRAINING, loss=loss, runtime={**RUNTIME, "bf16": b},
+                             seed=7, outputs=run_outputs(tmp_path / str(b))) for b in (False, True))
+    assert (fp32["precision"], bf16["precision"]) == ("fp32", "bf16-autocast")
+    assert fp32["valid"] != bf16["valid"] and abs(fp32["valid"]["MAE"] - bf16["valid"]["MAE"]) < 0.1
+
+
+def test_cpu_bf16_is_refused_in_paper_mode_and_without_native_support(sources, tmp_path, monkeypatch):
+    kwargs = dict(training=TRAINING, loss={"alpha": 0.0, "beta": 0.5}, runtime={**RUNTIME, "bf16": True}, seed=7,
+                  outputs=run_outputs(tmp_path / "refused"))
+    with pytest.raises(MfonError, match="runtime.bf16 on CPU: fidelity paper trains in fp32"):
+        train_mfon(sources, {}, model={**MODEL, "fidelity": "paper"}, **kwargs)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    with pytest.raises(MfonError, match="this CPU has no native bfloat16 arithmetic"):
+        train_mfon(sources, {}, model=MODEL, **kwargs)
+    assert not (tmp_path / "refused" / "metrics.json").exists()
 
 
 # ------------------------------------------------------------------------------------------------- resume

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 _EXPORTS = {
     "config": ("FIDELITIES", "ModelConfig", "ModelConfigError"),
     "encoders": ("TeacherEncoder", "TextEncoder", "distillation_targets"),
-    "layers": ("CrossModalEncoder", "CrossModalLayer", "MLPHead", "SinusoidalPositions", "key_padding_mask",
-               "triangular_mask"),
+    "layers": ("CrossModalEncoder", "CrossModalLayer", "MLPHead", "PackedFrames", "SinusoidalPositions",
+               "key_padding_mask", "triangular_mask"),
     "mfon": ("MFON", "ModelOutput", "build_model", "parameter_groups"),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -29,8 +29,8 @@ __all__ = list(_HOME)
 if TYPE_CHECKING:  # the same names, for type checkers and for mfon.codegraph (which reads imports)
     from .config import FIDELITIES, ModelConfig, ModelConfigError
     from .encoders import TeacherEncoder, TextEncoder, distillation_targets
-    from .layers import (CrossModalEncoder, CrossModalLayer, MLPHead, SinusoidalPositions, key_padding_mask,
-                         triangular_mask)
+    from .layers import (CrossModalEncoder, CrossModalLayer, MLPHead, PackedFrames, SinusoidalPositions,
+                         key_padding_mask, triangular_mask)
     from .mfon import MFON, ModelOutput, build_model, parameter_groups
 
 
