@@ -1,27 +1,29 @@
-"""Training throughput of MFON and its teachers at the paper's MOSI sizes, optimised vs unoptimised, side by side.
+"""Training throughput of MFON and its teachers at the paper's MOSI sizes, at named spreads of clip lengths.
 
-    .venv/bin/python benchmarks/training_throughput.py                      # CPU, 2 threads, A/B interleaved
+    .venv/bin/python benchmarks/training_throughput.py                      # CPU: uniform and short spreads
+    .venv/bin/python benchmarks/training_throughput.py --spread dataset:data/MOSI/Processed/unaligned_50.pkl
+    .venv/bin/python benchmarks/training_throughput.py --profile            # + torch.profiler's top operators
     .venv/bin/python benchmarks/training_throughput.py --device cuda        # GPU: fp32 vs bf16, fused vs math SDPA
 
 Sizes: width 768, 8 heads, MPA 2/5 layers, teachers 4/3 layers, visual 20 dims (max 500 frames), acoustic 5 dims
-(max 375 frames), text up to 50 tokens. The synthetic clips have a MOSI-like spread of lengths, not all at
-max_len: durations log-normal with a median of 3.5 s (MOSI's segments average about 4 s), at 15 visual and 11.4
-acoustic frames per second (500 / 375 frames = 33 s, MOSI's longest), text 8-50 tokens. The text encoder is the
-packaged all-MiniLM-L6-v2 (bert-base-uncased is not available offline here and costs roughly 4-5x more in the
-text part). One step = forward, loss (L_task + L_va + L_ICL), backward and an Adam step, on the batches the
-training loader makes (``mfon.training.SplitBatches``).
+(max 375 frames), text 8-50 tokens, batch 32. Clip lengths follow a named spread (benchmarks/clip_lengths.py:
+uniform up to max_len, the short MOSI-like spread, or a dataset's own); the spread's quantiles and histogram are
+printed. The text encoder is the packaged all-MiniLM-L6-v2 (bert-base-uncased is not available offline here and
+costs roughly 4-5x more in the text part). One step = forward, loss (L_task + L_va + L_ICL), backward and an
+Adam step, on the batches the training loader makes (``mfon.training.SplitBatches``).
 
-CPU configurations, each step timed in turn (A/B interleaved, same batches), median over the rounds:
-  mfon fixed, optimised    batch padded to its longest clip, stored teacher vectors, --threads threads,
-                           last layer of each pooled stack at position 0 only (what training does now)
-  mfon fixed, optimised, 1 thread   the same on one thread (what the work saved gives without the threads)
-  mfon fixed, unoptimised  padded to max_len, teachers run at every step, 1 thread, full last layer (before)
-  mfon paper               the authors' semantics: padded to max_len, teachers in train mode every step
-  teacher/<m>              optimised (padded to longest, --threads, position 0) vs unoptimised
-The one-off cost of storing the teacher vectors is printed too. Peak memory: each configuration alone for two
-steps in a fresh process (its peak RSS, VmHWM, on CPU; torch's peak allocation on CUDA). On a machine busier
-than its cores, the 2-thread figures suffer most (a parallel region waits for its slowest thread): check
-``uptime`` and compare the 1-thread rows.
+CPU configurations. Each round trains every configuration for one pass over the same ``--clips`` clips (an
+epoch; A/B interleaved), samples/s = clips / the median epoch time over the rounds:
+  8885ca2      what training did at commit 8885ca2: batches padded to max_len, teachers run at every step,
+               every query position of the last layer, key/value projections over padding too; fp32, 1 thread
+  now          fixed fidelity today: padded to the batch's longest clip, stored teacher vectors, last layer at
+               position 0, key/value projections of real frames only; fp32 or bf16 autocast, 1 or 2 threads
+  now, bf16, bucket_by_length   the settings the README recommends for CPU (2 threads)
+  paper        the authors' semantics (padded to max_len, teachers in train mode every step), with --paper
+  teacher/<m>  optimised vs unoptimised teachers, with --teachers
+Peak memory: each configuration alone in a fresh process, two steps on its largest batch (its peak RSS, VmHWM,
+on CPU; torch's peak allocation on CUDA). On a machine busier than its cores, the 2-thread figures suffer most (a
+parallel region waits for its slowest thread): check ``uptime`` and compare the 1-thread rows.
 
 On CUDA (--device cuda) the optimised MFON and teachers run in fp32 and bf16 autocast, each with fused SDPA
 attention (flash / memory-efficient kernels) and with the plain math kernel.
@@ -45,6 +47,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import clip_lengths  # noqa: E402
 from mfon.data import SplitData  # noqa: E402
 from mfon.losses import MFONLoss  # noqa: E402
 from mfon.models import CrossModalEncoder, ModelConfig, TeacherEncoder, build_model, distillation_targets, \
@@ -52,57 +55,53 @@ from mfon.models import CrossModalEncoder, ModelConfig, TeacherEncoder, build_mo
 from mfon.teacher_targets import teacher_vectors  # noqa: E402
 from mfon.training import SplitBatches  # noqa: E402
 
-MOSI = {"d_model": 768, "d_visual": 20, "d_acoustic": 5, "max_len": {"text": 50, "visual": 500, "acoustic": 375},
-        "text_model": "packaged:all-MiniLM-L6-v2"}
-FRAMES_PER_SECOND = {"visual": 15.0, "acoustic": 11.4}
+MOSI = {"d_model": 768, "d_visual": clip_lengths.DIMS["visual"], "d_acoustic": clip_lengths.DIMS["acoustic"],
+        "max_len": clip_lengths.MAX_LEN, "text_model": "packaged:all-MiniLM-L6-v2"}
 
 
-def synthetic_split(n: int, seed: int = 0) -> SplitData:
-    """``n`` MOSI-shaped clips with a realistic spread of lengths."""
+def synthetic_split(n: int, spread: str, seed: int = 0) -> SplitData:
+    """``n`` MOSI-shaped clips whose lengths follow ``spread`` (:func:`clip_lengths.frame_lengths`)."""
     rng = np.random.default_rng(seed)
-    seconds = rng.lognormal(np.log(3.5), 0.6, size=n)
-    sequences = {}
-    for m, dims in (("visual", 20), ("acoustic", 5)):
-        lengths = np.clip(np.round(seconds * FRAMES_PER_SECOND[m]), 1, MOSI["max_len"][m]).astype(int)
-        sequences[m] = [rng.normal(size=(t, dims)).astype(np.float32) for t in lengths]
-    text_len = np.clip(np.round(rng.lognormal(np.log(18), 0.4, size=n)), 8, 50).astype(int)
-    ids = np.zeros((n, 50), np.int64)
-    mask = np.zeros((n, 50), np.int64)
-    for i, t in enumerate(text_len):
-        ids[i, :t] = rng.integers(1000, 20000, size=t)
-        ids[i, 0], ids[i, t - 1] = 101, 102
-        mask[i, :t] = 1
+    lengths = clip_lengths.frame_lengths(spread, n, seed)
+    sequences = {m: [rng.normal(size=(t, clip_lengths.DIMS[m])).astype(np.float32) for t in lengths[m]]
+                 for m in lengths}
+    ids, mask = clip_lengths.token_ids(n, rng)
     return SplitData(split="train", keys=[f"c{i}" for i in range(n)], labels=rng.normal(size=n).astype(np.float32),
                      text={"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
                      sequences=sequences)
 
 
 @contextlib.contextmanager
-def full_last_layer():
-    """Every stack computes all query positions in its last layer (callers still pool position 0)."""
+def as_at_8885ca2():
+    """Every stack computes all query positions in its last layer (callers still pool position 0) and projects
+    keys/values over the padding too, as training did at 8885ca2."""
     original = CrossModalEncoder.forward
 
     def forward(self, *args, first_only=False, **kwargs):
         return original(self, *args, **kwargs)
 
     CrossModalEncoder.forward = forward
+    CrossModalEncoder.pack_masked_keys = False
     try:
         yield
     finally:
         CrossModalEncoder.forward = original
+        CrossModalEncoder.pack_masked_keys = True
 
 
 class Run:
     """One configuration: its model, optimiser and batches; ``step()`` trains on the next batch."""
 
     def __init__(self, kind: str, optimised: bool, data: SplitData, batch: int, threads: int,
-                 device: torch.device, bf16: bool = False, fused: bool = True, fidelity: str = "fixed"):
+                 device: torch.device, bf16: bool = False, fused: bool = True, fidelity: str = "fixed",
+                 bucket: bool = False):
         torch.manual_seed(0)
         self.kind, self.optimised, self.threads, self.device = kind, optimised, threads, device
         self.bf16, self.fused = bf16, fused
         config = ModelConfig.from_dict({**MOSI, "fidelity": fidelity})
         pad_to_max = fidelity == "paper" or not optimised
-        self.loaders = SplitBatches({"train": data}, MOSI["max_len"], batch, pad_to_max=pad_to_max)
+        self.loaders = SplitBatches({"train": data}, MOSI["max_len"], batch, pad_to_max=pad_to_max,
+                                    bucket_by_length=bucket)
         self.batches = None
         self.setup_seconds = 0.0
         if kind.startswith("teacher"):
@@ -129,7 +128,9 @@ class Run:
         stack = contextlib.ExitStack()
         torch.set_num_threads(self.threads)
         if not self.optimised:
-            stack.enter_context(full_last_layer())
+            stack.enter_context(as_at_8885ca2())
+        if self.device.type == "cpu":
+            stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16))
         if self.device.type == "cuda":
             from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -147,12 +148,25 @@ class Run:
             batch = next(self.batches)
         return {k: v.to(self.device) for k, v in batch.items()}
 
-    def step(self) -> float:
+    def largest_batch(self) -> dict[str, torch.Tensor]:
+        """The epoch's batch with the most padded frames (for peak memory)."""
+        batches = list(self.loaders.batches("train", torch.Generator().manual_seed(1)))
+        return max(batches, key=lambda b: sum(b[m].shape[1] for m in ("visual", "acoustic")))
+
+    def epoch(self) -> float:
+        """Seconds of one pass over every clip, step after step."""
+        self.batches = iter(self.loaders.batches("train", torch.Generator().manual_seed(1)))
+        total = 0.0
+        for _ in range(len(self.loaders.splits["train"]) // self.loaders.batch_size):
+            total += self.step()
+        return total
+
+    def step(self, batch: dict[str, torch.Tensor] | None = None) -> float:
         """Seconds of one training step (batch building included, as in training)."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         start = time.perf_counter()
-        batch = self.next_batch()
+        batch = self.next_batch() if batch is None else {k: v.to(self.device) for k, v in batch.items()}
         with self.context():
             if self.kind.startswith("teacher"):
                 m = self.modality
@@ -172,17 +186,26 @@ class Run:
         return time.perf_counter() - start
 
 
+#: The configuration the README recommends for CPU training (runtime.bf16, training.bucket_by_length, 2 threads).
+RECOMMENDED = "now, bf16, bucket_by_length"
+
+
 def cpu_runs(args) -> dict[str, dict]:
     cpu = torch.device("cpu")
-    return {
-        "mfon fixed, optimised": dict(kind="mfon", optimised=True, threads=args.threads, device=cpu),
-        "mfon fixed, optimised, 1 thread": dict(kind="mfon", optimised=True, threads=1, device=cpu),
-        "mfon fixed, unoptimised": dict(kind="mfon", optimised=False, threads=1, device=cpu),
-        "mfon paper": dict(kind="mfon", optimised=True, threads=args.threads, device=cpu, fidelity="paper"),
-        **{f"teacher/{m}, {'optimised' if o else 'unoptimised'}":
-           dict(kind=f"teacher/{m}", optimised=o, threads=args.threads if o else 1, device=cpu)
-           for m in ("visual", "acoustic") for o in (True, False)},
-    }
+    runs = {"8885ca2": dict(kind="mfon", optimised=False, threads=1, device=cpu)}
+    for bf16 in (False, True):
+        for threads in (1, args.threads):
+            runs[f"now, {'bf16' if bf16 else 'fp32'}|{threads}"] = dict(kind="mfon", optimised=True, threads=threads,
+                                                                        device=cpu, bf16=bf16)
+    runs[f"{RECOMMENDED}|{args.threads}"] = dict(kind="mfon", optimised=True, threads=args.threads, device=cpu,
+                                                 bf16=True, bucket=True)
+    if args.paper:
+        runs["paper"] = dict(kind="mfon", optimised=True, threads=args.threads, device=cpu, fidelity="paper")
+    if args.teachers:
+        runs.update({f"teacher/{m}, {'optimised' if o else 'unoptimised'}":
+                     dict(kind=f"teacher/{m}", optimised=o, threads=args.threads if o else 1, device=cpu)
+                     for m in ("visual", "acoustic") for o in (True, False)})
+    return runs
 
 
 def cuda_runs(args) -> dict[str, dict]:
@@ -197,10 +220,10 @@ def cuda_runs(args) -> dict[str, dict]:
     return runs
 
 
-def peak_memory_mb(name: str, args) -> float:
-    """Peak memory of configuration ``name`` run alone for two steps in a fresh process."""
-    cmd = [sys.executable, __file__, "--peak-of", name, "--batch", str(args.batch), "--threads", str(args.threads),
-           "--device", args.device]
+def peak_memory_mb(name: str, spread: str, args) -> float:
+    """Peak memory of configuration ``name`` run alone for two steps on its largest batch, in a fresh process."""
+    cmd = [sys.executable, __file__, "--peak-of", name, "--spread", spread, "--batch", str(args.batch),
+           "--clips", str(args.clips), "--threads", str(args.threads), "--device", args.device]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     out, _ = proc.communicate()
     if proc.returncode:
@@ -208,25 +231,86 @@ def peak_memory_mb(name: str, args) -> float:
     return float(json.loads(out.strip().splitlines()[-1])["peak_mb"])
 
 
+def profile_table(run: Run, rows: int) -> str:
+    """torch.profiler's top operators (self CPU time) of one step of ``run``, as a Markdown table."""
+    from torch.profiler import ProfilerActivity, profile
+
+    batch = run.largest_batch()
+    run.step(batch)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run.step(batch)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    lines = [f"step {total / 1e6:.2f} s (self CPU time; largest batch)", "| operator | share | self CPU s | calls |",
+             "|---|---|---|---|"]
+    for e in events[:rows]:
+        lines.append(f"| `{e.key}` | {100 * e.self_cpu_time_total / total:.1f}% | {e.self_cpu_time_total / 1e6:.2f} "
+                     f"| {e.count} |")
+    return "\n".join(lines)
+
+
+def label(name: str) -> tuple[str, str]:
+    return tuple(name.split("|")) if "|" in name else (name, "")
+
+
+def measure(spread: str, configs: dict[str, dict], args) -> None:
+    """One table (samples/s, peak memory) of every configuration at ``spread``, A/B interleaved."""
+    data = synthetic_split(args.clips, spread)
+    lengths = {m: np.array([len(s) for s in data.sequences[m]]) for m in ("visual", "acoustic")}
+    print(f"\n## spread {spread}: {args.clips} clips, batch {args.batch}\n{clip_lengths.summary(lengths)}", flush=True)
+    peaks = {n: float("nan") if args.no_memory else peak_memory_mb(n, spread, args) for n in configs}  # before we grow
+    runs = {n: Run(data=data, batch=args.batch, **c) for n, c in configs.items()}
+    for run in runs.values():  # warm-up: allocations, kernel selection
+        run.step()
+    times: dict[str, list[float]] = {n: [] for n in runs}
+    for _ in range(args.rounds):
+        for n, run in runs.items():
+            times[n].append(run.epoch() if args.device == "cpu" else run.step())
+    per_round = args.batch * (args.clips // args.batch) if args.device == "cpu" else args.batch
+    rate = {n: per_round / statistics.median(t) for n, t in times.items()}
+    base = rate.get("8885ca2")
+    print(f"| configuration | threads | samples/s | vs 8885ca2 | peak memory |\n|---|---|---|---|---|")
+    for n, run in runs.items():
+        ratio = f"{rate[n] / base:.2f}x" if base else ""
+        print(f"| {label(n)[0]} | {run.threads} | {rate[n]:.2f} | {ratio} | {peaks[n] / 1024:.1f} GB |", flush=True)
+        if run.setup_seconds:
+            print(f"(storing teacher vectors once: {1e3 * run.setup_seconds / len(data):.1f} ms per clip)")
+    if args.profile and args.device == "cpu":
+        for n in ("8885ca2", f"{RECOMMENDED}|{args.threads}"):
+            if n in runs:
+                print(f"\n### torch.profiler, {label(n)[0]} ({runs[n].threads} threads), spread {spread}\n"
+                      f"{profile_table(runs[n], args.profile_rows)}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3, help="timed steps per configuration (after a warm-up)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads of the optimised configurations")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--clips", type=int, default=128, help="clips per epoch (CPU: each round trains one epoch)")
+    parser.add_argument("--spread", action="append", default=None,
+                        help="uniform, short or dataset:PATH (an MMSA pickle or a manifest.tsv); repeatable; "
+                             "default: uniform and short")
+    parser.add_argument("--rounds", type=int, default=2, help="timed epochs (steps on CUDA) per configuration")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads of the multi-threaded configurations")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--only", default=None, help="run only configurations whose name contains this")
+    parser.add_argument("--paper", action="store_true", help="add paper fidelity")
+    parser.add_argument("--teachers", action="store_true", help="add the teachers, optimised and not")
+    parser.add_argument("--profile", action="store_true", help="print torch.profiler's top operators of one step "
+                                                                "of 8885ca2's and the recommended configuration")
+    parser.add_argument("--profile-rows", type=int, default=10)
     parser.add_argument("--no-memory", action="store_true", help="skip the per-configuration peak memory runs")
     parser.add_argument("--peak-of", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch sees no CUDA device")
+    spreads = args.spread or list(clip_lengths.SPREADS)
     configs = cuda_runs(args) if args.device == "cuda" else cpu_runs(args)
-    data = synthetic_split(args.batch * (args.rounds + 1))
 
     if args.peak_of:  # child process of peak_memory_mb
-        run = Run(data=data, batch=args.batch, **configs[args.peak_of])
-        run.step()
-        run.step()
+        run = Run(data=synthetic_split(args.clips, spreads[0]), batch=args.batch, **configs[args.peak_of])
+        batch = run.largest_batch()
+        run.step(batch)
+        run.step(batch)
         if args.device == "cuda":
             peak = torch.cuda.max_memory_allocated() / 2**20
         else:  # VmHWM: this process's own peak (ru_maxrss would include the parent's, kept across exec)
@@ -238,30 +322,11 @@ def main() -> None:
     if args.only:
         configs = {k: v for k, v in configs.items() if args.only in k}
     name = torch.cuda.get_device_name(0) if args.device == "cuda" else platform.processor() or platform.machine()
-    lengths = {m: np.array([len(s) for s in data.sequences[m]]) for m in ("visual", "acoustic")}
-    print(f"# torch {torch.__version__}, {name}, {os.cpu_count()} CPUs visible, batch {args.batch}, "
-          f"{args.rounds} timed rounds (A/B interleaved), clip lengths visual median {int(np.median(lengths['visual']))} "
-          f"(max 500), acoustic median {int(np.median(lengths['acoustic']))} (max 375)", flush=True)
-    peaks = {n: float("nan") if args.no_memory else peak_memory_mb(n, args) for n in configs}  # before we grow
-    runs = {n: Run(data=data, batch=args.batch, **c) for n, c in configs.items()}
-    for run in runs.values():  # warm-up: allocations, kernel selection
-        run.step()
-    times: dict[str, list[float]] = {n: [] for n in runs}
-    for _ in range(args.rounds):
-        for n, run in runs.items():
-            times[n].append(run.step())
-    rate = {n: args.batch / statistics.median(t) for n, t in times.items()}
-    print(f"{'configuration':44s} {'threads':>7s} {'samples/s':>10s} {'peak MB':>8s}")
-    for n, run in runs.items():
-        print(f"{n:44s} {run.threads:7d} {rate[n]:10.2f} {peaks[n]:8.0f}", flush=True)
-        if run.setup_seconds:
-            print(f"{'':44s} (storing teacher vectors once: {1e3 * run.setup_seconds / len(data):.1f} ms per clip)")
-    for fast, slow in (("mfon fixed, optimised", "mfon fixed, unoptimised"),
-                       ("mfon fixed, optimised, 1 thread", "mfon fixed, unoptimised"),
-                       ("teacher/visual, optimised", "teacher/visual, unoptimised"),
-                       ("teacher/acoustic, optimised", "teacher/acoustic, unoptimised")):
-        if fast in rate and slow in rate:
-            print(f"speed-up {fast} vs {slow}: {rate[fast] / rate[slow]:.2f}x")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# torch {torch.__version__}, {name}, {os.cpu_count()} CPUs visible, load average {load:.2f} at start, "
+          f"{args.rounds} timed rounds (A/B interleaved)", flush=True)
+    for spread in spreads:
+        measure(spread, configs, args)
 
 
 if __name__ == "__main__":
