@@ -201,11 +201,9 @@ def table(dataset: str, kind: str = "table", ext: str = "csv", experiment: str |
 def experiment_runs(dataset: str) -> list[str]:
     """The run folders (:func:`run_dir`) of every experiment of ``dataset`` that hold a metrics file, relative
     to the working directory, sorted: what the experiments table can compare."""
-    root = Path(dataset_dir(dataset))
-    patterns = ("mfon/*/seed*", "mfon_tuned/seed*", f"{EXPERIMENTS}/*/mfon/*/seed*", f"{EXPERIMENTS}/*/mfon_tuned/seed*")
-    folders = {folder for pattern in patterns for folder in root.glob(pattern)
-               if (folder / RUN_FILES["metrics"]).is_file() and parse_run_dir(folder) is not None}
-    return sorted(folder.as_posix() for folder in folders)
+    patterns = {run_dir(dataset, "*", "*", tuned, experiment) for tuned in (False, True) for experiment in (None, "*")}
+    return sorted(folder.as_posix() for pattern in patterns for folder in Path().glob(pattern)
+                  if (folder / RUN_FILES["metrics"]).is_file() and parse_run_dir(folder) is not None)
 
 
 def merged_predictions(dataset: str) -> str:

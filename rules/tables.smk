@@ -9,8 +9,8 @@ rule table:
         clip_status=layout.clip_status("{dataset}"),
         code=code("make_table.py"),
     output:
-        table=report(layout.table("{dataset}", "{table}", experiment=EXPERIMENT), caption="../report/tables.rst", category="{dataset}",
-                     subcategory="Tables", labels={"table": "{table}", "form": "CSV"}),
+        table=report(layout.table("{dataset}", "{table}", experiment=EXPERIMENT), caption="../report/tables.rst",
+                     category="{dataset}", subcategory="Tables", labels={"table": "{table}", "form": "CSV"}),
     params:
         variants=table_variants,
         paper=lambda w: settings(w).get("paper"),

@@ -94,3 +94,12 @@ def test_an_experiment_that_changes_features_is_refused(both):
                      recipe(workdir, "other_rate", acoustic={"pool_rate": 50}), check=False)
     assert proc.returncode != 0
     assert "experiment 'other_rate' changes acoustic.pool_rate of dataset 'tiny'" in proc.stdout + proc.stderr
+
+
+def test_a_named_experiment_draws_no_figures_of_the_default(both):
+    workflow, workdir, _, _ = both
+    proc = snakemake(workflow, workdir, "-n", "--cores", "2", "results/tiny/plots/training_overview.png",
+                     "--configfile", recipe(workdir, "low_beta", loss={"beta": 0.01}), check=False)
+    assert proc.returncode != 0
+    assert "experiment 'low_beta': the figures and analysis files of 'tiny' are drawn for the default experiment" \
+        in proc.stdout + proc.stderr
