@@ -187,9 +187,10 @@ def distillation_inputs(dataset, teachers, seed):
     return {f"teacher_{m}": layout.teacher_targets(dataset, m, seed, teacher_home(dataset, m)) for m in teachers}
 
 
-def teacher_params(dataset_settings, modality):
-    """Everything a teacher's run depends on besides its seed and inputs (train_teacher's params)."""
-    return {"run": teacher_settings(dataset_settings, modality), "metrics": dataset_settings["experiment"]["metrics"]}
+def teacher_params(resolved, modality):
+    """Everything a teacher's run depends on besides its seed and inputs (train_teacher's params), from a
+    dataset's ``resolved`` settings (DATASETS or DEFAULT_DATASETS)."""
+    return {"run": teacher_settings(resolved, modality), "metrics": resolved["experiment"]["metrics"]}
 
 
 def teacher_home(dataset, modality):

@@ -79,13 +79,13 @@ def test_other_teacher_settings_train_the_experiments_own_teachers(both):
         "results/tiny/experiments/long_teacher/mfon/mfon/seed1111/checkpoint.pt"}, out
 
 
-@pytest.mark.parametrize("name", ["../up", "a/b", "default", "-x"])
-def test_a_bad_experiment_name_is_refused_in_one_line(both, name):
+def test_a_bad_experiment_name_is_refused_in_one_line(both):
+    """The names themselves: tests/test_layout.py."""
     workflow, workdir, _, _ = both
-    proc = snakemake(workflow, workdir, "-n", "--cores", "2", "--config", f"experiment_name={name}", check=False)
+    proc = snakemake(workflow, workdir, "-n", "--cores", "2", "--config", "experiment_name=../up", check=False)
     assert proc.returncode != 0
-    line = next(l for l in (proc.stdout + proc.stderr).splitlines() if "experiment_name" in l)
-    assert repr(name) in line and "cannot name a results folder" in line, proc.stderr
+    line = next(line for line in (proc.stdout + proc.stderr).splitlines() if "experiment_name" in line)
+    assert "'../up' cannot name a results folder" in line, proc.stderr
 
 
 def test_an_experiment_that_changes_features_is_refused(both):
