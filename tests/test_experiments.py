@@ -103,3 +103,16 @@ def test_a_named_experiment_draws_no_figures_of_the_default(both):
     assert proc.returncode != 0
     assert "experiment 'low_beta': the figures and analysis files of 'tiny' are drawn for the default experiment" \
         in proc.stdout + proc.stderr
+
+
+def test_a_named_experiments_search_lies_in_its_folder(both):
+    workflow, workdir, _, _ = both
+    search = {"variants": ["mfon"], "seeds": [1111],
+              "search": {"trials": 2, "space": {"loss.beta": {"uniform": [0.0, 0.5]}}}}
+    out = snakemake(workflow, workdir, "-n", "--cores", "2", "--configfile",
+                    recipe(workdir, "searched", experiment=search)).stdout
+    made = {output for rule, output in planned_jobs(out) if rule != "all"}
+    home = "results/tiny/experiments/searched"
+    assert made == {f"{home}/search/trial0/checkpoint.pt", f"{home}/search/trial1/checkpoint.pt", f"{home}/search.csv",
+                    f"{home}/mfon_tuned/seed1111/checkpoint.pt", f"{home}/table.csv",
+                    "results/tiny_experiments.csv"}, out
