@@ -145,6 +145,8 @@ def paper_table_rows(table_csvs: Path | str | list) -> tuple[list[str], list[lis
     body = []
     for row in rows:
         name = PAPER_ROW_NAMES.get(row["variant"], row["variant"])
+        if row.get("experiment"):  # the experiments table (mfon.tables.experiments_table)
+            name = f"{row['experiment']}: {name}"
         body.append([f"{name} ({row['variant']})", row["n_seeds"],
                      *(" / ".join(mean_std(row, m) for m in metrics) for _, metrics in columns)])
         if any(row.get(f"{m}_paper", "") != "" for _, metrics in columns for m in metrics):

@@ -29,6 +29,7 @@ import jsonschema
 import yaml
 
 from .errors import ConfigError
+from .layout import check_experiment_name
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "schema" / "config.schema.yaml"
 SECTIONS = ("ingest", "extraction", "acoustic", "visual", "text", "model", "teacher_training", "training", "loss",
@@ -233,6 +234,10 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     if unknown:
         raise ConfigError(f"invalid configuration in config: targets {unknown} are not listed under `datasets`")
     _check_variants(config, "config")
+    try:
+        check_experiment_name(config["experiment_name"])
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration in config: {exc}") from None
     return config
 
 

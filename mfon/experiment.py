@@ -26,6 +26,24 @@ VISUAL_BACKEND_KEYS = {
 }
 
 
+#: The settings a named experiment may change (README "Experiments side by side"): those of training runs. The
+#: others (the dataset's own fields, ingest, features, baselines) make files every experiment shares.
+EXPERIMENT_SECTIONS = ("model", "teacher_training", "training", "loss", "runtime", "experiment", "paper")
+
+
+def shared_setting_changes(default: dict, named: dict) -> list[str]:
+    """The dotted keys where the settings of a named experiment (``named``) differ from the default's in what
+    every experiment shares (the keys outside :data:`EXPERIMENT_SECTIONS`), sorted; [] when none."""
+    def differing(a, b, prefix: str) -> list[str]:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return [d for key in sorted(set(a) | set(b), key=str)
+                    for d in differing(a.get(key), b.get(key), f"{prefix}{key}.")]
+        return [] if a == b else [prefix.rstrip(".")]
+
+    keys = sorted((set(default) | set(named)) - set(EXPERIMENT_SECTIONS), key=str)
+    return [d for key in keys for d in differing(default.get(key), named.get(key), f"{key}.")]
+
+
 def extraction_settings(settings: dict, modality: str) -> dict:
     """The settings that shape ``modality``'s extracted features, canonical (the extraction rules' params)."""
     section = settings[modality]

@@ -8,6 +8,7 @@ Imports nothing heavy (the Snakefile imports it at parse time).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 RESULTS = "results"
@@ -28,6 +29,30 @@ RESUME_FILE = "resume.pt"
 TEACHER_TARGETS_FILE = "targets.h5"
 #: The files of every run that a metric table checks (:func:`mfon.tables.check_run`): its declared inputs.
 TABLE_RUN_FILES = ("metrics", "predictions", "checkpoint")
+
+
+#: The folder of a dataset's named experiments (:func:`experiment_dir`).
+EXPERIMENTS = "experiments"
+#: How tables name the runs of the unnamed (default) experiment; no experiment may take this name.
+DEFAULT_EXPERIMENT = "default"
+_EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_experiment_name(name: str | None) -> str | None:
+    """``name`` when it is a usable experiment name (None: the default experiment); else ValueError saying why."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or not _EXPERIMENT_NAME.fullmatch(name) or name == DEFAULT_EXPERIMENT:
+        raise ValueError(
+            f"experiment_name {name!r} cannot name a results folder: use 1-64 letters, digits, '_', '-' or '.', "
+            f"starting with a letter or digit, and not {DEFAULT_EXPERIMENT!r} (the name of the unnamed runs)")
+    return name
+
+
+def experiment_dir(dataset: str, experiment: str | None = None) -> str:
+    """Where the runs and tables of ``experiment`` live: the dataset's folder for the default (None), else its
+    own folder under ``experiments/`` (features and the dataset's own files stay in the dataset's folder)."""
+    return dataset_dir(dataset) if experiment is None else f"{RESULTS}/{dataset}/{EXPERIMENTS}/{experiment}"
 
 
 def under_results(path: str) -> str:
@@ -71,40 +96,46 @@ def feature_shard(dataset: str, modality: str, shard, n_shards, ext: str = "h5")
     return f"{RESULTS}/{dataset}/features/shards/{modality}_{shard}of{n_shards}.{ext}"
 
 
-def teacher_dir(dataset: str, modality: str, seed) -> str:
-    return f"{RESULTS}/{dataset}/teachers/{modality}/seed{seed}"
+def teacher_dir(dataset: str, modality: str, seed, experiment: str | None = None) -> str:
+    """A teacher's run; ``experiment``: one trained with a named experiment's own teacher settings."""
+    return f"{experiment_dir(dataset, experiment)}/teachers/{modality}/seed{seed}"
 
 
-def teacher_targets(dataset: str, modality: str, seed) -> str:
+def teacher_targets(dataset: str, modality: str, seed, experiment: str | None = None) -> str:
     """A fixed-fidelity teacher's pooled vector for every clip, computed once for every run of that seed."""
-    return f"{teacher_dir(dataset, modality, seed)}/{TEACHER_TARGETS_FILE}"
+    return f"{teacher_dir(dataset, modality, seed, experiment)}/{TEACHER_TARGETS_FILE}"
 
 
-def variant_dir(dataset: str, variant: str, tuned: bool = False) -> str:
+def variant_dir(dataset: str, variant: str, tuned: bool = False, experiment: str | None = None) -> str:
     """A variant's runs; ``tuned``: the full model retrained with the search's winning settings."""
-    return f"{RESULTS}/{dataset}/mfon_tuned" if tuned else f"{RESULTS}/{dataset}/mfon/{variant}"
+    home = experiment_dir(dataset, experiment)
+    return f"{home}/mfon_tuned" if tuned else f"{home}/mfon/{variant}"
 
 
-def run_dir(dataset: str, variant: str, seed, tuned: bool = False) -> str:
-    return f"{variant_dir(dataset, variant, tuned)}/seed{seed}"
+def run_dir(dataset: str, variant: str, seed, tuned: bool = False, experiment: str | None = None) -> str:
+    return f"{variant_dir(dataset, variant, tuned, experiment)}/seed{seed}"
 
 
 def parse_run_dir(run_dir: str | Path) -> dict | None:
     """What an MFON run folder laid out as :func:`run_dir` makes them is: the working directory, dataset,
-    variant, seed and whether it is the retrained search winner; None for a folder laid out otherwise."""
+    variant, seed, whether it is the retrained search winner and its experiment (None: the default); None for a
+    folder laid out otherwise."""
     run = Path(run_dir)
     if not run.name.startswith("seed") or not run.name[4:].isdigit():
         return None
     if run.parent.name == "mfon_tuned":
-        dataset_folder, variant, tuned = run.parents[1], "mfon", True
+        home, variant, tuned = run.parents[1], "mfon", True
     elif len(run.parents) > 2 and run.parents[1].name == "mfon":
-        dataset_folder, variant, tuned = run.parents[2], run.parent.name, False
+        home, variant, tuned = run.parents[2], run.parent.name, False
     else:
         return None
-    if dataset_folder.parent.name != RESULTS:
+    experiment = None
+    if len(home.parents) > 2 and home.parent.name == EXPERIMENTS and home.parents[2].name == RESULTS:
+        experiment, home = home.name, home.parents[1]
+    if home.parent.name != RESULTS:
         return None
-    return {"workdir": dataset_folder.parent.parent, "dataset": dataset_folder.name, "variant": variant,
-            "seed": int(run.name[4:]), "tuned": tuned}
+    return {"workdir": home.parent.parent, "dataset": home.name, "variant": variant,
+            "seed": int(run.name[4:]), "tuned": tuned, "experiment": experiment}
 
 
 def baseline_dir(dataset: str, model: str, seed) -> str:
@@ -112,12 +143,12 @@ def baseline_dir(dataset: str, model: str, seed) -> str:
     return f"{RESULTS}/{dataset}/baselines/{model}/seed{seed}"
 
 
-def trial_dir(dataset: str, trial) -> str:
-    return f"{RESULTS}/{dataset}/search/trial{trial}"
+def trial_dir(dataset: str, trial, experiment: str | None = None) -> str:
+    return f"{experiment_dir(dataset, experiment)}/search/trial{trial}"
 
 
-def search_best(dataset: str) -> str:
-    return f"{RESULTS}/{dataset}/search/best.json"
+def search_best(dataset: str, experiment: str | None = None) -> str:
+    return f"{experiment_dir(dataset, experiment)}/search/best.json"
 
 
 def run_outputs(folder: str) -> dict[str, str]:
@@ -158,10 +189,21 @@ def run_analysis_file(run_folder: str, name: str) -> str:
     return f"{run_folder}/{RUN_ANALYSIS_FILES[name]}"
 
 
-def table(dataset: str, kind: str = "table", ext: str = "csv") -> str:
-    """``kind``: table, ablation, search, baselines or per_seed (every run's test metrics); ``ext`` md: the
-    paper-style table beside the CSV."""
-    return f"{RESULTS}/{dataset}_{kind}.{ext}"
+def table(dataset: str, kind: str = "table", ext: str = "csv", experiment: str | None = None) -> str:
+    """``kind``: table, ablation, search, baselines, per_seed (every run's test metrics) or experiments (every
+    experiment's finished runs side by side); ``ext`` md: the paper-style table beside the CSV. A named
+    ``experiment``'s tables lie in its folder (:func:`experiment_dir`)."""
+    if experiment is None:
+        return f"{RESULTS}/{dataset}_{kind}.{ext}"
+    return f"{experiment_dir(dataset, experiment)}/{kind}.{ext}"
+
+
+def experiment_runs(dataset: str) -> list[str]:
+    """The run folders (:func:`run_dir`) of every experiment of ``dataset`` that hold a metrics file, relative
+    to the working directory, sorted: what the experiments table can compare."""
+    patterns = {run_dir(dataset, "*", "*", tuned, experiment) for tuned in (False, True) for experiment in (None, "*")}
+    return sorted(folder.as_posix() for pattern in patterns for folder in Path().glob(pattern)
+                  if (folder / RUN_FILES["metrics"]).is_file() and parse_run_dir(folder) is not None)
 
 
 def merged_predictions(dataset: str) -> str:
@@ -196,3 +238,8 @@ def code_fingerprint(name: str) -> str:
 def log(*parts: str, ext: str = "log") -> str:
     """A job's log file (or, with ``ext``, another file kept beside the logs, which survive a failed job)."""
     return "/".join((LOGS, *parts)) + f".{ext}"
+
+
+def experiment_log(dataset: str, experiment: str | None, *parts: str) -> str:
+    """The log of a job of ``experiment`` (None: the default's, :func:`log` of ``dataset`` and ``parts``)."""
+    return log(dataset, *(() if experiment is None else (EXPERIMENTS, experiment)), *parts)

@@ -104,7 +104,12 @@ def teacher_checkpoint(run_checkpoint: Path, modality: str, seed: int) -> Path:
         raise MfonError(f"{run_dir}: is not laid out as {layout.run_dir('<dataset>', '<variant>', '<S>')}, so its "
                         f"teachers ({_checkpoint_in(layout.teacher_dir('<dataset>', '<modality>', '<S>'))}) "
                         "cannot be found")
-    return where["workdir"] / _checkpoint_in(layout.teacher_dir(where["dataset"], modality, seed))
+    # A named experiment's run distils from its own teachers when it trained some (other teacher settings), else
+    # from the default's.
+    for experiment in dict.fromkeys((where["experiment"], None)):
+        path = where["workdir"] / _checkpoint_in(layout.teacher_dir(where["dataset"], modality, seed, experiment))
+        if experiment is None or path.is_file():
+            return path
 
 
 def _load_teacher(path: Path, run_state: dict, modality: str) -> tuple[TeacherEncoder, dict]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .analysis import paper_table
 from .tsv import read_tsv, write_tsv
 from .errors import MfonError
 from .metrics import MOSI_KEYS, PERCENT_METRICS, SIMS_KEYS
@@ -54,6 +55,36 @@ def check_run(files: dict[str, Path], split: str) -> dict:
     return result
 
 
+def metric_row(variant: str, run_files: list[dict[str, Path]], *, dataset: str, split: str = "test",
+               paper: str | None = None) -> dict:
+    """One table row: the mean and population std over ``run_files`` (one ``{file name: path}`` per seed, each
+    checked by :func:`check_run`) of every metric, the seeds, and the clips used and quarantined per split."""
+    results = [check_run(files, split) for files in run_files]
+    if not results:
+        raise MfonError(f"variant {variant!r} has no finished run")
+    present = list(results[0][split])
+    order = next((keys for keys in (MOSI_KEYS, SIMS_KEYS) if set(keys) == set(present)), sorted(present))
+    row: dict = {"dataset": dataset, "variant": variant, "split": split, "n_seeds": len(results),
+                 "seeds": " ".join(str(r["seed"]) for r in results)}
+    for name in order:
+        values = np.array([_scaled(name, r[split][name]) for r in results], dtype=np.float64)
+        row[f"{name}_mean"] = round(float(values.mean()), 4)
+        row[f"{name}_std"] = round(float(values.std(ddof=0)), 4)
+        published = paper_numbers(paper, variant).get(name)
+        if published is not None:
+            row[f"{name}_paper"] = published
+            row[f"{name}_diff"] = round(row[f"{name}_mean"] - published, 4)
+    clips = results[0]["clips"]
+    for s in ("train", "valid", "test"):
+        row[f"clips_{s}"] = clips.get(s, {}).get("used", 0)
+        row[f"quarantined_{s}"] = clips.get(s, {}).get("quarantined", 0)
+    return row
+
+
+def _write_rows(rows: list[dict], out_csv: Path) -> None:
+    write_tsv(out_csv, rows, list(dict.fromkeys(k for row in rows for k in row)), delimiter=",")
+
+
 def build_table(runs: dict[str, list[dict[str, Path]]], out_csv: Path, *, dataset: str,
                 split: str = "test", paper: str | None = None) -> list[dict]:
     """``runs`` maps variant -> the files of each of its seeds' runs (:func:`check_run`). Percent metrics are
@@ -63,30 +94,20 @@ def build_table(runs: dict[str, list[dict[str, Path]]], out_csv: Path, *, datase
     ("mosi", "mosei", "sims"), each metric the paper reports for the variant gets ``<metric>_paper`` and
     ``<metric>_diff`` (ours minus the paper's) columns beside it. Every run is checked first (:func:`check_run`).
     """
-    rows = []
-    for variant, run_files in runs.items():
-        results = [check_run(files, split) for files in run_files]
-        if not results:
-            raise MfonError(f"variant {variant!r} has no finished run")
-        present = list(results[0][split])
-        order = next((keys for keys in (MOSI_KEYS, SIMS_KEYS) if set(keys) == set(present)), sorted(present))
-        names = list(order)
-        row: dict = {"dataset": dataset, "variant": variant, "split": split, "n_seeds": len(results),
-                     "seeds": " ".join(str(r["seed"]) for r in results)}
-        for name in names:
-            values = np.array([_scaled(name, r[split][name]) for r in results], dtype=np.float64)
-            row[f"{name}_mean"] = round(float(values.mean()), 4)
-            row[f"{name}_std"] = round(float(values.std(ddof=0)), 4)
-            published = paper_numbers(paper, variant).get(name)
-            if published is not None:
-                row[f"{name}_paper"] = published
-                row[f"{name}_diff"] = round(row[f"{name}_mean"] - published, 4)
-        clips = results[0]["clips"]
-        for s in ("train", "valid", "test"):
-            row[f"clips_{s}"] = clips.get(s, {}).get("used", 0)
-            row[f"quarantined_{s}"] = clips.get(s, {}).get("quarantined", 0)
-        rows.append(row)
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    write_tsv(out_csv, rows, columns, delimiter=",")
+    rows = [metric_row(variant, run_files, dataset=dataset, split=split, paper=paper)
+            for variant, run_files in runs.items()]
+    _write_rows(rows, out_csv)
     log.info("wrote %s: %d variants", out_csv, len(rows))
+    return rows
+
+
+def experiments_table(groups: list[tuple[str, str, list[dict[str, Path]]]], out_csv: Path, out_md: Path, *,
+                      dataset: str, title: str, split: str = "test") -> list[dict]:
+    """Experiments side by side: one row per (experiment, variant, the files of its seeds' runs) of ``groups``,
+    as :func:`build_table` makes them with an ``experiment`` column first; the paper-style Markdown beside it."""
+    rows = [{"experiment": experiment, **metric_row(variant, run_files, dataset=dataset, split=split)}
+            for experiment, variant, run_files in groups]
+    _write_rows(rows, out_csv)
+    paper_table(out_csv, out_md, title=title)
+    log.info("wrote %s: %d rows of %d experiments", out_csv, len(rows), len({r["experiment"] for r in rows}))
     return rows

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from mfon import layout
 from mfon.codegraph import code_files, write_fingerprint
-from mfon.config import (canonical, command_line_overrides, dataset_settings, refuse_repeated_keys,
-                         unknown_dataset_message, validate_config)
-from mfon.experiment import extraction_settings, search_trial_settings, teacher_settings, variant_settings
+from mfon.config import (canonical, command_line_overrides, dataset_settings, deep_merge, load_yaml,
+                         refuse_repeated_keys, unknown_dataset_message, validate_config)
+from mfon.experiment import (EXPERIMENT_SECTIONS, extraction_settings, search_trial_settings,
+                             shared_setting_changes, teacher_settings, variant_settings)
 from mfon.features.registry import extractor_module, extractor_modules
 from mfon.variants import VARIANTS
 from snakemake.exceptions import WorkflowError
@@ -28,6 +29,33 @@ def _dataset_file_dir(name):
 
 DATASETS = {name: dataset_settings(config, name, _dataset_file_dir(name), overrides=CLI_OVERRIDES)
             for name in config["datasets"]}
+# The experiment this command runs (README "Experiments side by side"): None, the default, laid out as always;
+# a named one's runs and tables lie in its own folder, and only its own files are made here.
+EXPERIMENT = config["experiment_name"]
+
+
+def _configuration_files_settings():
+    """Every dataset's settings from the configuration files alone (no --configfile / --config values): those of
+    the default experiment, whose teachers and features a named experiment shares."""
+    given = {Path(f).resolve() for f in workflow.config_settings.configfiles}
+    base = {}
+    for path in workflow.configfiles:
+        if Path(path).resolve() not in given:
+            base = deep_merge(base, load_yaml(path) or {})
+    base = validate_config({**base, "datasets": config["datasets"], "targets": config["targets"],
+                            "experiment_name": None})
+    return {name: dataset_settings(base, name, _dataset_file_dir(name)) for name in base["datasets"]}
+
+
+DEFAULT_DATASETS = DATASETS if EXPERIMENT is None else _configuration_files_settings()
+for _name, _settings in DATASETS.items():
+    _changed = shared_setting_changes(DEFAULT_DATASETS[_name], _settings)
+    if _changed:
+        raise WorkflowError(
+            f"experiment {EXPERIMENT!r} changes {', '.join(_changed)} of dataset {_name!r}: every experiment shares "
+            f"the dataset's features, ingest and baselines, so a named experiment may change only "
+            f"{', '.join(EXPERIMENT_SECTIONS)}; register a second dataset to vary the others (README \"Experiments "
+            "side by side\")")
 DEMO_ROOTS = {s["root"]: s for s in DATASETS.values() if "demo" in s}
 RAW_DATASETS = [n for n, s in DATASETS.items() if s["source"]["kind"] == "raw"]
 IMPORTED_DATASETS = [n for n, s in DATASETS.items() if s["source"]["kind"] == "mmsa_pickle"]
@@ -56,6 +84,7 @@ localrules:
     clip_status,
     modality_clip_status,
     table,
+    experiments_table,
     search_summary,
     # figures and analysis tables (rules/report.smk): read small files, draw or write one
     run_curves,
@@ -85,20 +114,23 @@ def code(script, skip=(), also=()):
 
 def final_targets(dataset):
     """What a bare `snakemake` builds for ``dataset``: features, every run's files (so that runs deleted by a
-    killed forced rerun are noticed while the tables still exist), the teachers' checkpoints and the tables."""
+    killed forced rerun are noticed while the tables still exist), the teachers' checkpoints and the tables; the
+    experiments table when there is a named experiment (this one, or one with finished runs)."""
     experiment = DATASETS[dataset]["experiment"]
     variants = list(dict.fromkeys(experiment["variants"] + experiment["ablation_variants"]))
     runs = [*[path for v in variants for s in experiment["seeds"]
               for path in layout.run_outputs(run_path(dataset, v, s)).values()],
             *teacher_checkpoints(dataset, variants)]
     targets = [*[layout.features(dataset, m) for m in layout.MODALITIES], layout.clip_status(dataset), *runs,
-               layout.table(dataset)]
+               layout.table(dataset, experiment=EXPERIMENT)]
     if experiment["ablation_variants"]:
-        targets.append(layout.table(dataset, "ablation"))
+        targets.append(layout.table(dataset, "ablation", experiment=EXPERIMENT))
     if search_enabled(dataset):
-        targets.append(layout.table(dataset, "search"))
-    if baseline_models(dataset):  # rules/baselines.smk
+        targets.append(layout.table(dataset, "search", experiment=EXPERIMENT))
+    if baseline_models(dataset) and EXPERIMENT is None:  # rules/baselines.smk; shared by every experiment
         targets.append(layout.table(dataset, "baselines"))
+    if EXPERIMENT is not None or any(experiment for experiment, _, _ in experiment_groups(dataset)):
+        targets.append(layout.table(dataset, "experiments"))
     return targets
 
 
@@ -150,9 +182,22 @@ def distillation_inputs(dataset, teachers, seed):
     """What a run distils from, named teacher_<modality>: in `fixed` fidelity each teacher's stored vectors
     (computed once per teacher and seed), in `paper` fidelity the checkpoints (run in train mode each step)."""
     if DATASETS[dataset]["model"]["fidelity"] == "paper":
-        return {f"teacher_{m}": layout.run_outputs(layout.teacher_dir(dataset, m, seed))["checkpoint"]
-                for m in teachers}
-    return {f"teacher_{m}": layout.teacher_targets(dataset, m, seed) for m in teachers}
+        return {f"teacher_{m}": layout.run_outputs(layout.teacher_dir(dataset, m, seed, teacher_home(dataset, m)))[
+                    "checkpoint"] for m in teachers}
+    return {f"teacher_{m}": layout.teacher_targets(dataset, m, seed, teacher_home(dataset, m)) for m in teachers}
+
+
+def teacher_params(resolved, modality):
+    """Everything a teacher's run depends on besides its seed and inputs (train_teacher's params), from a
+    dataset's ``resolved`` settings (DATASETS or DEFAULT_DATASETS)."""
+    return {"run": teacher_settings(resolved, modality), "metrics": resolved["experiment"]["metrics"]}
+
+
+def teacher_home(dataset, modality):
+    """Whose folder holds the teachers of ``modality`` this command's runs distil from: the default's (None)
+    when this experiment would train them exactly as the default does, else this named experiment's."""
+    same = teacher_params(DATASETS[dataset], modality) == teacher_params(DEFAULT_DATASETS[dataset], modality)
+    return None if same else EXPERIMENT
 
 
 def variant_inputs(w):
@@ -208,11 +253,18 @@ def table_inputs(w):
     return {**layout.table_inputs(runs), "teachers": teacher_checkpoints(w.dataset, variants)}
 
 
+def experiments_table_inputs(w):
+    """The files the experiments table checks of every run it compares, group i (experiment_groups) named
+    g<i>_<file name> (layout.table_inputs)."""
+    return layout.table_inputs({f"g{i}": folders for i, (_, _, folders) in enumerate(experiment_groups(w.dataset))})
+
+
 def teacher_runs(dataset, variants):
     """(modality, seed, run folder) of the teachers ``variants`` distil from, over the dataset's seeds."""
     experiment = DATASETS[dataset]["experiment"]
     modalities = dict.fromkeys(m for v in variants for m in variant_settings(DATASETS[dataset], v)["teachers"])
-    return [(m, s, layout.teacher_dir(dataset, m, s)) for m in modalities for s in experiment["seeds"]]
+    return [(m, s, layout.teacher_dir(dataset, m, s, teacher_home(dataset, m)))
+            for m in modalities for s in experiment["seeds"]]
 
 
 def teacher_checkpoints(dataset, variants):
@@ -222,12 +274,30 @@ def teacher_checkpoints(dataset, variants):
 
 def run_path(dataset, variant, seed):
     """Where a variant's run of ``seed`` lives; with a search, the full model's row is the retrained winner."""
-    return layout.run_dir(dataset, variant, seed, tuned=variant == "mfon" and search_enabled(dataset))
+    return layout.run_dir(dataset, variant, seed, tuned=variant == "mfon" and search_enabled(dataset),
+                          experiment=EXPERIMENT)
+
+
+def experiment_groups(dataset):
+    """(experiment, variant, run folders) of every experiment the experiments table compares: this one's
+    configured runs (made here when missing), then the finished runs other experiments left (files this command
+    reads but never makes); experiment None is the default, a tuned run's variant is `mfon_tuned`."""
+    mine = [run_path(dataset, v, s) for v in run_variants(dataset) for s in DATASETS[dataset]["experiment"]["seeds"]]
+    groups = {}
+    for folder in mine + [f for f in layout.experiment_runs(dataset) if layout.parse_run_dir(f)["experiment"]
+                          != EXPERIMENT]:
+        run = layout.parse_run_dir(folder)
+        variant = "mfon_tuned" if run["tuned"] else run["variant"]
+        groups.setdefault((run["experiment"], variant), []).append((run["seed"], folder))
+    # The default first, then the named ones by name; each experiment's variants in the order found (configured).
+    order = sorted(groups, key=lambda key: (key[0] is not None, key[0] or ""))
+    return [(experiment, variant, [folder for _, folder in sorted(groups[experiment, variant])])
+            for experiment, variant in order]
 
 
 def search_trials(w):
     n = settings(w)["experiment"]["search"]["trials"]
-    return [layout.run_outputs(layout.trial_dir(w.dataset, t))["metrics"] for t in range(n)]
+    return [layout.run_outputs(layout.trial_dir(w.dataset, t, EXPERIMENT))["metrics"] for t in range(n)]
 
 
 def mmsa_pickle(w):

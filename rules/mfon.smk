@@ -1,5 +1,6 @@
 # MFON and its ablation variants: one run per dataset, variant and seed, distilling from that seed's teachers.
-# A run reads only the modalities its variant uses (text_only reads no frame features).
+# A run reads only the modalities its variant uses (text_only reads no frame features). Only this command's
+# experiment's runs are made here (EXPERIMENT, rules/common.smk): another experiment's runs are never touched.
 
 
 rule train_mfon:
@@ -7,7 +8,7 @@ rule train_mfon:
         unpack(variant_inputs),
         code=code("train_mfon.py"),
     output:
-        **layout.run_outputs(layout.run_dir("{dataset}", "{variant}", "{seed}")),
+        **layout.run_outputs(layout.run_dir("{dataset}", "{variant}", "{seed}", experiment=EXPERIMENT)),
     params:
         run=lambda w: variant_settings(settings(w), w.variant),
         seed=lambda w: int(w.seed),
@@ -17,7 +18,7 @@ rule train_mfon:
     conda:
         "../envs/mfon.yaml"
     log:
-        layout.log("{dataset}", "mfon", "{variant}_seed{seed}"),
+        layout.experiment_log("{dataset}", EXPERIMENT, "mfon", "{variant}_seed{seed}"),
     threads: training_threads
     resources:
         **training_resources("train"),

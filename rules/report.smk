@@ -79,7 +79,7 @@ rule training_overview:
 
 rule prediction_figure:
     input:
-        predictions=lambda w: [layout.run_outputs(run_path(w.dataset, w.variant, s))["predictions"]
+        predictions=lambda w: [layout.run_outputs(report_run_path(w.dataset, w.variant, s))["predictions"]
                                for s in settings(w)["experiment"]["seeds"]],
         code=code("figure_predictions.py"),
     output:

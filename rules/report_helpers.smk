@@ -9,9 +9,19 @@ def run_variants(dataset):
     return list(dict.fromkeys(experiment["variants"] + experiment["ablation_variants"]))
 
 
+def report_run_path(dataset, variant, seed):
+    """A run the dataset's figures and analysis files draw on: the default experiment's; a command of a named
+    experiment stops here rather than redraw the default's figures from its own runs."""
+    if EXPERIMENT is not None:
+        raise WorkflowError(f"experiment {EXPERIMENT!r}: the figures and analysis files of {dataset!r} are drawn "
+                            "for the default experiment only; compare experiments in "
+                            f"{layout.table(dataset, 'experiments')} (README \"Experiments side by side\")")
+    return run_path(dataset, variant, seed)
+
+
 def dataset_runs(dataset):
     """(variant, seed, run folder) of every MFON run of the dataset's tables."""
-    return [(v, s, run_path(dataset, v, s))
+    return [(v, s, report_run_path(dataset, v, s))
             for v in run_variants(dataset) for s in DATASETS[dataset]["experiment"]["seeds"]]
 
 
@@ -35,7 +45,7 @@ def run_inputs(w):
 
 def tsne_runs(dataset):
     seed = DATASETS[dataset]["experiment"]["seeds"][0]
-    return {v: layout.run_analysis_file(run_path(dataset, v, seed), "representations")
+    return {v: layout.run_analysis_file(report_run_path(dataset, v, seed), "representations")
             for v in ANALYSIS["tsne_variants"]}
 
 
@@ -44,8 +54,9 @@ def table_names(dataset):
 
 
 def report_targets(dataset):
-    """What `rule all` builds for the report besides the tables (none when analysis.outputs is false)."""
-    if not ANALYSIS["outputs"]:
+    """What `rule all` builds for the report besides the tables (none when analysis.outputs is false, or for a
+    named experiment)."""
+    if not ANALYSIS["outputs"] or EXPERIMENT is not None:
         return []
     teachers = teacher_runs(dataset, run_variants(dataset))
     targets = [layout.plot(dataset, "training_overview"), layout.plot(dataset, "qc"),

@@ -9,7 +9,7 @@ rule search_trial:
         code=code("train_mfon.py"),
     output:
         **{name: temp(path) if name == "checkpoint" else path
-           for name, path in layout.run_outputs(layout.trial_dir("{dataset}", "{trial}")).items()},
+           for name, path in layout.run_outputs(layout.trial_dir("{dataset}", "{trial}", EXPERIMENT)).items()},
     params:
         run=lambda w: search_trial_settings(settings(w), int(w.trial)),
         seed=lambda w: search_seed(w.dataset),
@@ -20,7 +20,7 @@ rule search_trial:
     conda:
         "../envs/mfon.yaml"
     log:
-        layout.log("{dataset}", "search", "trial{trial}"),
+        layout.experiment_log("{dataset}", EXPERIMENT, "search", "trial{trial}"),
     threads: training_threads
     resources:
         **training_resources("train"),
@@ -33,8 +33,8 @@ rule search_summary:
         trials=search_trials,
         code=code("search_summary.py"),
     output:
-        table=layout.table("{dataset}", "search"),
-        best=layout.search_best("{dataset}"),
+        table=layout.table("{dataset}", "search", experiment=EXPERIMENT),
+        best=layout.search_best("{dataset}", EXPERIMENT),
     params:
         overrides=lambda w: [search_trial_settings(settings(w), t)["overrides"]
                              for t in range(settings(w)["experiment"]["search"]["trials"])],
@@ -42,7 +42,7 @@ rule search_summary:
     conda:
         "../envs/mfon.yaml"
     log:
-        layout.log("{dataset}", "search_summary"),
+        layout.experiment_log("{dataset}", EXPERIMENT, "search_summary"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -54,10 +54,10 @@ rule search_summary:
 rule train_mfon_tuned:
     input:
         unpack(lambda w: full_model_inputs(w.dataset, w.seed)),
-        best=layout.search_best("{dataset}"),
+        best=layout.search_best("{dataset}", EXPERIMENT),
         code=code("train_mfon_tuned.py"),
     output:
-        **layout.run_outputs(layout.run_dir("{dataset}", "mfon", "{seed}", tuned=True)),
+        **layout.run_outputs(layout.run_dir("{dataset}", "mfon", "{seed}", tuned=True, experiment=EXPERIMENT)),
     params:
         settings=lambda w: {k: settings(w)[k] for k in ("model", "loss", "training", "text")},
         seed=lambda w: int(w.seed),
@@ -65,7 +65,7 @@ rule train_mfon_tuned:
     conda:
         "../envs/mfon.yaml"
     log:
-        layout.log("{dataset}", "mfon_tuned_seed{seed}"),
+        layout.experiment_log("{dataset}", EXPERIMENT, "mfon_tuned_seed{seed}"),
     threads: training_threads
     resources:
         **training_resources("train"),

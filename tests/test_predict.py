@@ -374,3 +374,16 @@ def test_version():
     proc = subprocess.run([sys.executable, "-m", "mfon.cli", "--version"], capture_output=True, text=True,
                           cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == f"mfon {__version__}"
+
+
+def test_a_named_experiments_run_finds_its_own_teacher_or_else_the_default(tmp_path):
+    from mfon import layout
+    from mfon.predict import teacher_checkpoint
+
+    run = tmp_path / layout.run_outputs(layout.run_dir("demo", "mfon", 1111, experiment="low_lr"))["checkpoint"]
+    own, default = (tmp_path / layout.run_outputs(layout.teacher_dir("demo", "visual", 1111, e))["checkpoint"]
+                    for e in ("low_lr", None))
+    assert teacher_checkpoint(run, "visual", 1111) == default  # the experiment shares the default's teachers
+    own.parent.mkdir(parents=True)
+    own.write_bytes(b"weights")
+    assert teacher_checkpoint(run, "visual", 1111) == own
