@@ -2,8 +2,8 @@
 
 The workflow passes these dicts to the training rules as ``params``: a teacher sees only the knobs that shape
 a teacher, so changing an MFON-only knob (an MPA depth, a loss weight, a learning rate) never retrains teachers.
-Runtime knobs (threads, GPUs, device, precision) are not in them: they do not change what a run computes, so
-the rules pass them as threads/resources. Torch-free: the workflow calls this while it plans.
+Runtime knobs (threads, GPUs, device, precision) are not in them: they change a run's numbers at most within
+float rounding, so the rules pass them as threads/resources (and each run records them). Torch-free: the workflow calls this while it plans.
 """
 
 from __future__ import annotations
