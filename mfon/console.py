@@ -57,6 +57,7 @@ class RunConsole(logging.Formatter):
         self.inner, self.workflow = inner, workflow
         self.started: dict[int, float] = {}
         self.finished: dict[int, float] = {}
+        self.epochs: dict = {}  # per job: its planned epochs, None for a job that does not train
 
     def format(self, record: logging.LogRecord) -> str:
         from snakemake_interface_logger_plugins.common import LogEvent
@@ -88,7 +89,9 @@ class RunConsole(logging.Formatter):
             return None
         finished, pending, at_once = [], [], []
         for job in dag.needrun_jobs(exclude_finished=False):
-            epochs = planned_epochs(job)
+            if job not in self.epochs:
+                self.epochs[job] = planned_epochs(job)
+            epochs = self.epochs[job]
             if epochs is None:
                 continue
             kind = (job.rule.name, model_of(job.wildcards_dict))
@@ -96,8 +99,16 @@ class RunConsole(logging.Formatter):
                 finished.append(TrainingJob(kind, epochs, self.finished[job.jobid]))
             elif not dag.finished(job):
                 pending.append(TrainingJob(kind, epochs, now - self.started.get(job.jobid, now)))
-                at_once.append(max(self.workflow.resource_settings.cores // max(job.threads, 1), 1))
+                at_once.append(self.side_by_side(job))
         return whole_run_estimate(finished, pending, min(at_once, default=1))
+
+
+    def side_by_side(self, job) -> int:
+        """How many jobs like ``job`` run at once: on a cluster, ``--jobs``; locally, ``--cores`` over its threads."""
+        resources = self.workflow.resource_settings
+        if not self.workflow.local_exec:
+            return max(resources.nodes or 1, 1)
+        return max((resources.cores or 1) // max(job.threads, 1), 1)
 
 
 def planned_epochs(job) -> int | None:
