@@ -85,7 +85,7 @@ class RunConsole(logging.Formatter):
 
     def estimate(self, now: float) -> str | None:
         dag = self.workflow.dag
-        if dag is None:
+        if dag is None or not self.started:  # no job header seen (--quiet rules): nothing timed, no estimate
             return None
         finished, pending, at_once = [], [], []
         for job in dag.needrun_jobs(exclude_finished=False):

@@ -2,7 +2,8 @@
 
 Snakemake's "31 of 56 steps (55%) done" counts jobs, and the jobs left are the long ones. The console (see
 :mod:`mfon.console`) prints this estimate after each finished job. Pure: the Snakemake side hands in what it
-measured and what it still plans.
+measured and what it still plans. Only the Snakemake process imports it, no job's code: rewording the estimate
+reruns nothing.
 """
 
 from __future__ import annotations

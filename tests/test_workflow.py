@@ -216,6 +216,15 @@ def test_console_shows_every_jobs_progress_with_short_job_headers(run):
     assert re.search(r", … and \d+ more \(all in \.snakemake/log/[^ ]+\.snakemake\.log\)$", shortened), shortened
 
 
+def test_a_dry_run_lists_every_input_and_editing_the_console_code_reruns_nothing(run):
+    workflow, workdir = run
+    dry_run = snakemake(workflow, workdir, "-n", "--forceall", "--cores", "2").stdout.splitlines()
+    table = next(line for line in dry_run if line.startswith("    input: results/tiny/mfon/mfon/seed1111/"))
+    assert "… and" not in table and table.count(", ") >= 12, table  # no log file to name: all on the console
+    for module in ("mfon/console.py", "mfon/progress.py"):  # the Snakemake process's display, no job's code
+        assert planned_after_editing(workflow, workdir, module) == set(), module
+
+
 def test_console_estimates_the_whole_runs_training_time_left_after_each_job(run):
     console = (run[1].parent / "console.txt").read_text().splitlines()
     steps = [i for i, line in enumerate(console) if re.fullmatch(r"\d+ of \d+ steps \(\d+%\) done", line)]
