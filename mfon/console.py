@@ -102,7 +102,6 @@ class RunConsole(logging.Formatter):
                 at_once.append(self.side_by_side(job))
         return whole_run_estimate(finished, pending, min(at_once, default=1))
 
-
     def side_by_side(self, job) -> int:
         """How many jobs like ``job`` run at once: on a cluster, ``--jobs``; locally, ``--cores`` over its threads."""
         resources = self.workflow.resource_settings

@@ -27,6 +27,11 @@ def about(seconds: float) -> str:
     return f"about {seconds:.0f} s" if seconds < 120 else f"about {seconds / 60:.0f} min"
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 epoch``, ``3 epochs``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def seconds_per_epoch(finished: Iterable[TrainingJob]) -> dict[tuple[str, str] | str, float]:
     """Measured wall seconds per epoch of each kind, and of each rule (over its kinds) as the fallback of a kind
     not finished yet. A job that stops early (patience) counts its planned epochs: the rate of such runs, too."""
@@ -51,7 +56,7 @@ def whole_run_estimate(finished: Iterable[TrainingJob], pending: Iterable[Traini
         return "whole run: all training jobs done"
     rates = seconds_per_epoch(finished)
     epochs = sum(job.epochs for job in pending)
-    head = f"whole run: {len(pending)} training job{'s' if len(pending) != 1 else ''} ({epochs} epoch{'s' if epochs != 1 else ''}) to go"
+    head = f"whole run: {counted(len(pending), 'training job')} ({counted(epochs, 'epoch')}) to go"
     timed = [job for job in pending if job.kind in rates or job.kind[0] in rates]
     if not timed:
         return f"{head}; a time estimate follows the first finished training job"
@@ -62,4 +67,4 @@ def whole_run_estimate(finished: Iterable[TrainingJob], pending: Iterable[Traini
     untimed = len(pending) - len(timed)
     rest = f", plus {untimed} of a kind not timed yet" if untimed else ""
     return (f"{head}: {about(seconds)} left{rest} (estimate: the measured seconds per epoch of {len(finished)} "
-            f"finished job{'s' if len(finished) != 1 else ''}, {at_once} at a time)")
+            f"finished {'job' if len(finished) == 1 else 'jobs'}, {at_once} at a time)")
