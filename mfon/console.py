@@ -127,7 +127,9 @@ def model_of(wildcards: dict) -> str:
 
 
 def install(workflow) -> None:
-    """Put :class:`RunConsole` on Snakemake's own console handler (not a logger plugin's, not the log file's)."""
-    for handler in workflow.logger_manager.logger.handlers:
+    """Put :class:`RunConsole` on Snakemake's own console handler (not a logger plugin's, not the log file's);
+    written against Snakemake 9.27's logging (requirements/lock.txt), a Snakemake without it keeps its console."""
+    manager = getattr(workflow, "logger_manager", None)
+    for handler in manager.logger.handlers if manager is not None else ():
         if handler.name == "DefaultStreamHandler" and not isinstance(handler.formatter, RunConsole):
             handler.setFormatter(RunConsole(handler.formatter, workflow))
