@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from mfon import layout
+from mfon import console
 from mfon.codegraph import code_files, write_fingerprint
 from mfon.config import (canonical, command_line_overrides, dataset_settings, deep_merge, load_yaml,
                          refuse_repeated_keys, unknown_dataset_message, validate_config)
@@ -19,6 +20,8 @@ refuse_repeated_keys(workflow.configfiles)  # Snakemake's YAML reader lets a rep
 validate_config(config)
 # --configfile / --config values win over dataset files (README "Configuration").
 CLI_OVERRIDES = command_line_overrides(workflow.config_settings.overwrite_config)
+# Short job headers and the whole run's remaining time on the console; the full headers stay in .snakemake/log/.
+console.install(workflow)
 
 
 def _dataset_file_dir(name):

@@ -206,10 +206,38 @@ def test_console_shows_every_jobs_progress_with_short_job_headers(run):
         assert any(line.startswith(f"[{job}] epoch 1/1: ") for line in console), (job, console)
     assert any(line.startswith("[tiny/ingest] probing clips: 9/9") for line in console)
     assert not [line for line in console if "/mfon/" in line and ".py" in line]  # no module file in a header
-    # What is still over 300 characters lists data files: Snakemake's reasons and the inputs of the jobs that read
-    # many (a multimodal run, the table, all); before, 29 lines of this run, now 10
-    long = [line.strip().split(":")[0] for line in console if len(line) > 300]
-    assert set(long) <= {"reason", "input"} and len(long) <= 12, long
+    # Headers listed every input and every changed file (the table's: lines of 1,000+ characters); on the console
+    # a long list shows its first files and names Snakemake's log, which keeps the whole header
+    assert not [line for line in console if len(line) > 300], [line[:120] for line in console if len(line) > 300]
+    log = next((run[1] / ".snakemake" / "log").glob("*.snakemake.log")).read_text().splitlines()
+    table_inputs = next(line for line in log if line.startswith("    input: results/tiny/mfon/mfon/seed1111/"))
+    assert len(table_inputs) > 300 and table_inputs.count(", ") >= 12, table_inputs
+    shortened = next(line for line in console if line.startswith("    input: results/tiny/mfon/mfon/seed1111/"))
+    assert re.search(r", … and \d+ more \(all in \.snakemake/log/[^ ]+\.snakemake\.log\)$", shortened), shortened
+
+
+def test_a_dry_run_lists_every_input_and_editing_the_console_code_reruns_nothing(run):
+    workflow, workdir = run
+    dry_run = snakemake(workflow, workdir, "-n", "--forceall", "--cores", "2").stdout.splitlines()
+    table = next(line for line in dry_run if line.startswith("    input: results/tiny/mfon/mfon/seed1111/"))
+    assert "… and" not in table and table.count(", ") >= 12, table  # no log file to name: all on the console
+    for module in ("mfon/console.py", "mfon/progress.py"):  # the Snakemake process's display, no job's code
+        assert planned_after_editing(workflow, workdir, module) == set(), module
+
+
+def test_console_estimates_the_whole_runs_training_time_left_after_each_job(run):
+    console = (run[1].parent / "console.txt").read_text().splitlines()
+    steps = [i for i, line in enumerate(console) if re.fullmatch(r"\d+ of \d+ steps \(\d+%\) done", line)]
+    estimates = [console[i + 1] for i in steps]
+    assert all(line.startswith("whole run: ") for line in estimates), estimates
+    # 5 training jobs of 1 epoch: none timed before the first one ends, then measured rates, then none left
+    assert estimates[0] == "whole run: 5 training jobs (5 epochs) to go; a time estimate follows the first " \
+                           "finished training job", estimates
+    timed = [line for line in estimates if " left" in line]
+    assert timed and all(re.fullmatch(r"whole run: [1-4] training jobs? \([1-4] epochs?\) to go: about \d+ s left"
+                                      r"(, plus \d of a kind not timed yet)? \(estimate: the measured seconds per "
+                                      r"epoch of [1-4] finished jobs?, [12] at a time\)", line) for line in timed), timed
+    assert estimates[-1] == "whole run: all training jobs done", estimates
 
 
 def test_a_module_edit_is_explained_by_its_fingerprint(run):
