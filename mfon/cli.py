@@ -130,13 +130,13 @@ def _check_export_inputs(dataset_dir: Path) -> None:
     def here(path: str) -> Path:
         return dataset_dir / Path(path).relative_to(layout.dataset_dir(dataset))
 
+    from .exporters import require_export_inputs
+
     needed = [layout.manifest(dataset), layout.clip_status(dataset),
               *(layout.features(dataset, m) for m in layout.MODALITIES)]
-    missing = [path for path in needed if not here(path).is_file()]
-    if missing:
-        raise MfonError(f"{dataset_dir}: not made yet: {', '.join(str(here(p)) for p in missing)}. Make them with "
-                        f"`snakemake --cores all {layout.clip_status(dataset)}` (the feature stage), or the MMSA "
-                        f"file itself with `snakemake --cores all {layout.mmsa_export(dataset)}`")
+    require_export_inputs([here(p) for p in needed], str(dataset_dir),
+                          f"Make them with `snakemake --cores all {layout.clip_status(dataset)}` (the feature stage), "
+                          f"or the MMSA file itself with `snakemake --cores all {layout.mmsa_export(dataset)}`")
 
 
 def _export_mmsa(args: argparse.Namespace) -> None:

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..analysis import sentiment_classes
 from ..atomic import atomic_path
+from . import require_export_inputs
 from ..tsv import read_tsv
 from ..data import FeatureSources
 from ..errors import MfonError
@@ -101,11 +102,8 @@ def export_mmsa_pickle(sources: FeatureSources, out_pickle: Path | str, *, famil
     the one the text feature file was tokenized for.
     """
     out_pickle = Path(out_pickle)
-    missing = [str(p) for p in (sources.manifest, sources.clip_status, sources.text, sources.visual,
-                                sources.acoustic) if not Path(p).is_file()]
-    if missing:
-        raise MfonError(f"cannot export to MMSA: input file(s) not found: {', '.join(missing)} (run the pipeline's "
-                        f"feature stage first)")
+    require_export_inputs((sources.manifest, sources.clip_status, sources.text, sources.visual, sources.acoustic),
+                          "cannot export to MMSA", "Run the pipeline's feature stage first.")
     if family not in ("mosi", "sims"):
         raise MfonError(f"family {family!r} is not 'mosi' or 'sims'")
     manifest = {r["key"]: r for r in read_tsv(sources.manifest)}
