@@ -328,6 +328,26 @@ def test_evaluation_batches_are_sorted_by_length_and_predictions_keep_the_split_
                                predict_split(teacher, forward, in_order, "valid", cpu), atol=1e-5)
 
 
+def test_a_job_trains_on_the_threads_it_is_given(sources, tmp_path, monkeypatch):
+    import mfon.mfon_training
+
+    seen = set()
+
+    class CountingLoss(mfon.mfon_training.MFONLoss):
+        def __call__(self, *args, **kwargs):
+            seen.add(torch.get_num_threads())
+            return super().__call__(*args, **kwargs)
+
+    monkeypatch.setattr(mfon.mfon_training, "MFONLoss", CountingLoss)
+    before = torch.get_num_threads()
+    try:
+        run = train_mfon(sources, {}, model=MODEL, training={**TRAINING, "epochs": 1}, loss={"alpha": 0.0, "beta": 0.5},
+                         runtime=RUNTIME, seed=7, outputs=run_outputs(tmp_path / "run"), threads=2)
+    finally:
+        torch.set_num_threads(before)
+    assert seen == {2} and run["threads"] == 2
+
+
 @pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bfloat16 arithmetic")
 def test_cpu_bf16_autocast_trains_close_to_fp32_and_says_so(sources, tmp_path):
     loss = {"alpha": 0.0, "beta": 0.5}
