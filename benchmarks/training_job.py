@@ -99,7 +99,7 @@ def checkout(rev: str, where: Path) -> Path:
 def snakemake(tree: Path, config: Path, cores: int, force: bool) -> float:
     """Wall seconds of the MFON job's target in ``tree`` (``force``: rerun the MFON job itself)."""
     cmd = [str(Path(sys.executable).with_name("snakemake")), "--cores", str(cores), "--configfile", str(config),
-           "--forcerun" if force else "--", *(["train_mfon"] if force else []), TARGET]
+           TARGET, *(["--forcerun", "train_mfon"] if force else [])]  # the target first: --forcerun takes a list
     env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
