@@ -98,8 +98,9 @@ def checkout(rev: str, where: Path) -> Path:
 
 def snakemake(tree: Path, config: Path, cores: int, force: bool) -> float:
     """Wall seconds of the MFON job's target in ``tree`` (``force``: rerun the MFON job itself)."""
-    cmd = [str(Path(sys.executable).with_name("snakemake")), "--cores", str(cores), "--configfile", str(config),
-           TARGET, *(["--forcerun", "train_mfon"] if force else [])]  # the target first: --forcerun takes a list
+    # the target first: --configfile and --forcerun each take a list
+    cmd = [str(Path(sys.executable).with_name("snakemake")), TARGET, "--cores", str(cores), "--configfile", str(config),
+           *(["--forcerun", "train_mfon"] if force else [])]
     env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
