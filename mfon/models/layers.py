@@ -72,6 +72,15 @@ class PackedFrames:
         self.pad_mask = pad_mask
         self.shape = tuple(pad_mask.shape)
         self.index = (~pad_mask).flatten().nonzero().squeeze(1)
+        self._additive: dict[torch.dtype, torch.Tensor] = {}
+
+    def additive_mask(self, dtype: torch.dtype) -> torch.Tensor:
+        """(B, 1, 1, T): 0 at real frames, -inf at padding, as nn.MultiheadAttention builds it; made once per
+        dtype for every layer of a stack."""
+        if dtype not in self._additive:
+            mask = torch.zeros(self.shape, dtype=dtype, device=self.pad_mask.device)
+            self._additive[dtype] = mask.masked_fill(self.pad_mask, float("-inf"))[:, None, None, :]
+        return self._additive[dtype]
 
     def pack(self, padded: torch.Tensor) -> torch.Tensor:
         """(B, T, d) -> (N, d): the real frames, clip after clip."""
@@ -151,11 +160,9 @@ class CrossModalLayer(nn.Module):
             return t.reshape(batch, length, heads, d // heads).transpose(1, 2)
 
         queries = F.linear(normed, w_q, b_q)
-        mask = torch.zeros(frames.shape, dtype=queries.dtype, device=x.device).masked_fill(frames.pad_mask,
-                                                                                           float("-inf"))
         attended = F.scaled_dot_product_attention(
             split_heads(queries, n_query), split_heads(keys, n_key), split_heads(values, n_key),
-            attn_mask=mask[:, None, None, :], dropout_p=attn.dropout if self.training else 0.0)
+            attn_mask=frames.additive_mask(queries.dtype), dropout_p=attn.dropout if self.training else 0.0)
         # laid out as nn.MultiheadAttention returns it (query-major memory), so that the dropout draws that
         # follow land on the same elements
         attended = attn.out_proj(attended.permute(2, 0, 1, 3).reshape(n_query * batch, d))
